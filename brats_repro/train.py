@@ -31,7 +31,7 @@ __all__ = ['PRESETS', 'CKPT_FORMAT', 'TrainConfig', 'poly_lambda', 'make_schedul
            'teardown_distributed', 'resolve_device', 'EpochCrops', 'split_subjects', 'validate', 'write_history',
            'plot_history', 'NonFiniteLossError', 'train', 'load_checkpoint_model']
 
-# %% ../nbs/21_train.ipynb #eadc5b25
+# %% ../nbs/21_train.ipynb #36ae4854
 @dataclass
 class TrainConfig:
     "Every setting of a training run; the defaults are the paper's recipe (`TrainConfig.preset('paper')`)."
@@ -47,6 +47,7 @@ class TrainConfig:
     # loss
     w_l2: float = 0.1
     w_kl: float = 0.1
+    dice_smooth: float = 0.0            # added to Dice numerator and denominator; 0 = the paper's ε only
     # optimisation
     epochs: int = 300
     lr: float = 1e-4
@@ -150,7 +151,7 @@ def _coerce(value, tp, name:str):
         return value
     return value
 
-# %% ../nbs/21_train.ipynb #73727e50
+# %% ../nbs/21_train.ipynb #a6269401
 _AMP = (None, "auto", "bf16", "fp16")
 
 def _validate(cfg:TrainConfig) -> TrainConfig:
@@ -159,6 +160,7 @@ def _validate(cfg:TrainConfig) -> TrainConfig:
         if not ok: raise BratsError(f"training setting {msg}")
     need(cfg.epochs >= 1, f"epochs={cfg.epochs}: must be >= 1")
     need(cfg.lr > 0, f"lr={cfg.lr}: must be > 0")
+    need(cfg.dice_smooth >= 0, f"dice_smooth={cfg.dice_smooth}: must be >= 0")
     need(cfg.lr_power >= 0, f"lr_power={cfg.lr_power}: must be >= 0")
     need(cfg.weight_decay >= 0, f"weight_decay={cfg.weight_decay}: must be >= 0")
     need(cfg.weight_decay_on in ("conv", "all", "none"), f"weight_decay_on={cfg.weight_decay_on!r}: 'conv', 'all' or 'none'")
@@ -187,11 +189,11 @@ def _validate(cfg:TrainConfig) -> TrainConfig:
 TrainConfig.validate = _validate
 TrainConfig.validate.__doc__ = "Check the ranges of the settings (`BratsError` naming the first bad one); returns `self`."
 
-# %% ../nbs/21_train.ipynb #36dd3aa1
+# %% ../nbs/21_train.ipynb #a071f2c9
 PRESETS = {
     "paper": {},
-    "demo": dict(init_filters=8, crop_size=(64, 64, 64), tumour_p=0.5, lr=1e-3, epochs=6, steps_per_epoch=90,
-                 amp="bf16", channels_last=True, num_workers=0, val_fraction=0.2, max_minutes=6.0),
+    "demo": dict(init_filters=8, crop_size=(64, 64, 64), tumour_p=0.8, lr=1e-3, epochs=6, steps_per_epoch=90,
+                 amp="bf16", channels_last=True, num_workers=0, val_fraction=0.125, max_minutes=8.0, dice_smooth=1.0),
 }
 
 # %% ../nbs/21_train.ipynb #64b416f4
@@ -549,7 +551,7 @@ def train(data_h5, out_dir, config:TrainConfig|None=None, resume:bool|str=False,
         if cfg.threads: torch.set_num_threads(prev_threads)
         teardown_distributed(info, ok)
 
-# %% ../nbs/21_train.ipynb #74b1671b
+# %% ../nbs/21_train.ipynb #385f401f
 def _train(data_h5, out_dir, cfg, ids, ckpt, info, progress, loss_fn, on_epoch_end) -> list[dict]:
     "The body of `train` once the output folder, config and process group are settled."
     t_start = time.time()
@@ -592,7 +594,7 @@ def _train(data_h5, out_dir, cfg, ids, ckpt, info, progress, loss_fn, on_epoch_e
         else: warnings.warn(f"checkpoint has random states of {len(rng)} processes, this run has {info.world_size}: "
                             "continuing with fresh random states")
     if info.enabled: model = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
-    loss_fn = loss_fn or NvNetLoss(cfg.w_l2, cfg.w_kl)
+    loss_fn = loss_fn or NvNetLoss(cfg.w_l2, cfg.w_kl, eps=max(1e-8, cfg.dice_smooth), smooth_nr=cfg.dice_smooth)
     if info.is_main: atomic_write_bytes(json.dumps(asdict(cfg), indent=1).encode(), out_dir / "config.json")
     best = max((r["val_dice_mean"] for r in history if r.get("val_dice_mean") is not None), default=-1.0)
     last_path = out_dir / "last.pt"
