@@ -19,7 +19,7 @@ from .infer import predict_folder
 # %% auto #0
 __all__ = ['SUMMARY_KEYS', 'DemoData', 'make_demo_data', 'prepare_out_dir', 'summary_of', 'draw_predictions', 'run_demo']
 
-# %% ../nbs/30_demo.ipynb #31992760
+# %% ../nbs/30_demo.ipynb #62a07c7d
 @dataclass
 class DemoData:
     "What the demo synthesises: numbers of training and held-out test cases, volume shape, seed and naming."
@@ -39,8 +39,11 @@ def make_demo_data(data_dir, spec:DemoData=DemoData(), workers:int=2, progress:b
     if data_dir.exists() and not data_dir.is_dir(): raise BratsError(f"demo data folder {data_dir} is a file")
     train_dir, test_dir, h5 = data_dir / "train", data_dir / "test", data_dir / "train.h5"
     if not (_stamp_matches(data_dir, spec) and h5.is_file()):
+        ours = (data_dir / "demo_data.json").is_file()
         for d in (train_dir, test_dir):
-            if d.exists(): shutil.rmtree(d)  # only ever the demo's own synthetic cases
+            if d.exists() and not ours:
+                raise BratsError(f"{d} exists and was not written by the demo: choose another demo data folder")
+            if d.exists(): shutil.rmtree(d)  # the demo's own synthetic cases, made with other settings
         synth_dataset(train_dir, spec.n_train, seed=spec.seed, shape=spec.shape, naming=spec.naming,
                       workers=workers, progress=progress)
         synth_dataset(test_dir, spec.n_test, seed=spec.seed + 10_000, shape=spec.shape, naming=spec.naming,
