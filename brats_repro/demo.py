@@ -87,10 +87,10 @@ def draw_predictions(test_dir, pred_dir, out_dir, n:int=3) -> list[Path]:
         fig.savefig(paths[-1], dpi=80, bbox_inches="tight"); plt.close(fig)
     return paths
 
-# %% ../nbs/30_demo.ipynb #9efd3f73
+# %% ../nbs/30_demo.ipynb #0490161f
 def run_demo(out_dir="demo_out", data_dir="data/demo", minutes:float|None=None, seed:int=0,
-             data:DemoData|None=None, config:TrainConfig|None=None, tta:bool=False, progress:bool=True) -> dict:
-    "Synthesise, pack, train, predict and evaluate; write metrics, curves, pictures and `summary.json` to `out_dir`."
+             data:DemoData|None=None, config:TrainConfig|None=None, tta:bool=True, progress:bool=True) -> dict:
+    "Synthesise, pack, train, predict (8-flip TTA unless `tta=False`) and evaluate; write metrics, curves, pictures and `summary.json` to `out_dir`."
     t0 = time.time()
     data = data or DemoData(seed=seed)
     config = config or TrainConfig.preset("demo", seed=seed)
@@ -99,7 +99,7 @@ def run_demo(out_dir="demo_out", data_dir="data/demo", minutes:float|None=None, 
     _, test_dir, h5 = make_demo_data(data_dir, data, progress=progress)
     run_dir = out / "run"
     train(h5, run_dir, config, progress=progress)
-    ckpt = run_dir / ("best.pt" if (run_dir / "best.pt").is_file() else "last.pt")
+    ckpt = run_dir / "last.pt"   # the final model, as in the paper (best.pt, chosen on a few validation cases, stays in run/)
     predict_folder(ckpt, test_dir, out / "pred", tta=tta, progress=progress)
     rows = evaluate_folder(out / "pred", test_dir, progress=progress)
     write_metrics_csv(rows, out / "metrics.csv")
