@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse, json, shutil, time
 from pathlib import Path
 import numpy as np
-from brats_repro.brats import REGIONS
 from brats_repro.data import find_cases, load_case
 from brats_repro.demo import DemoData, make_demo_data, summary_of
 from brats_repro.infer import predict_folder

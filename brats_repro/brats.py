@@ -13,7 +13,8 @@ import numpy as np
 
 # %% auto #0
 __all__ = ['MODALITIES', 'ALIASES', 'REGIONS', 'LABEL_NAMES', 'NAMINGS', 'BratsError', 'Naming', 'parse_filename',
-           'labels_to_regions', 'nest_regions', 'regions_to_labels', 'check_labels', 'atomic_output']
+           'labels_to_regions', 'nest_regions', 'regions_to_labels', 'check_labels', 'atomic_output',
+           'atomic_write_bytes']
 
 # %% ../nbs/01_brats.ipynb #7ef64877
 class BratsError(Exception):
@@ -117,3 +118,11 @@ def atomic_output(path, suffix:str=".tmp") -> Iterator[Path]:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+# %% ../nbs/01_brats.ipynb #644d30ca
+def atomic_write_bytes(data:bytes, path) -> Path:
+    "Write `data` to `path` atomically (temporary file in the same folder, fsync, `os.replace`)."
+    path = Path(path)
+    with atomic_output(path) as tmp, open(tmp, "wb") as f:
+        f.write(data); f.flush(); os.fsync(f.fileno())
+    return path

@@ -84,7 +84,7 @@ def _get(outputs, key:str):
         elif getattr(outputs, name, None) is not None: return getattr(outputs, name)
     return None
 
-# %% ../nbs/13_losses.ipynb #89f32e31
+# %% ../nbs/13_losses.ipynb #d4b52e86
 class NvNetLoss:
     "Paper loss `Dice + w_l2·L2 + w_kl·KL` (`+ w_bce·BCE`, 0 by default); call with the model's outputs, the input image and the region target."
     def __init__(self, w_l2:float=0.1, w_kl:float=0.1, eps:float=1e-8, smooth_nr:float=0.0, w_bce:float=0.0):
@@ -106,7 +106,8 @@ class NvNetLoss:
     def __call__(self, outputs, image:torch.Tensor, target:torch.Tensor) -> tuple[torch.Tensor, dict]:
         "`(total, parts)`: the scalar loss to backpropagate and a dict of detached float32 scalars for logging."
         seg, recon, mu, sigma, logvar = self._unpack(outputs)
-        per = dice_per_channel(seg, target.to(seg.device), self.eps, self.smooth_nr)
+        target = target.to(seg.device)
+        per = dice_per_channel(seg, target, self.eps, self.smooth_nr)
         dice = per.sum(1).mean()
         zero = dice.new_zeros(())
         l2 = l2_loss(recon, image) if recon is not None else zero
@@ -117,7 +118,7 @@ class NvNetLoss:
         total = dice + self.w_l2 * l2 + self.w_kl * kl
         parts = dict(total=total, dice=dice, l2=l2, kl=kl)
         if self.w_bce:
-            bce = bce_loss(seg, target.to(seg.device))
+            bce = bce_loss(seg, target)
             total = total + self.w_bce * bce
             parts |= dict(total=total, bce=bce)
         if per.shape[1] == len(REGIONS): parts |= {f"dice_{r}": per[:, i].mean() for i, r in enumerate(REGIONS)}
