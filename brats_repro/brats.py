@@ -12,13 +12,36 @@ from typing import Iterator
 import numpy as np
 
 # %% auto #0
-__all__ = ['MODALITIES', 'ALIASES', 'REGIONS', 'LABEL_NAMES', 'NAMINGS', 'BratsError', 'Naming', 'parse_filename',
-           'labels_to_regions', 'nest_regions', 'regions_to_labels', 'check_labels', 'atomic_output',
+__all__ = ['MODALITIES', 'ALIASES', 'REGIONS', 'LABEL_NAMES', 'NAMINGS', 'BratsError', 'first_line', 'parse_shape', 'Naming',
+           'parse_filename', 'labels_to_regions', 'nest_regions', 'regions_to_labels', 'check_labels', 'atomic_output',
            'atomic_write_bytes']
 
 # %% ../nbs/01_brats.ipynb #7ef64877
 class BratsError(Exception):
     "An input problem the user can fix: the message names the file or case and what is wrong."
+
+# %% ../nbs/01_brats.ipynb #16ddc94b
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+def first_line(e:BaseException, # the error to quote
+               limit:int=200, # at most this many characters
+              ) -> str:
+    "The first non-blank line of `e`'s message without terminal colour codes, cut at `limit`; the type's name if empty."
+    lines = [l.strip() for l in _ANSI.sub("", str(e)).splitlines() if l.strip()]
+    return (lines[0] if lines else type(e).__name__)[:limit]
+
+# %% ../nbs/01_brats.ipynb #f20c6aaa
+def parse_shape(shape, # `'X,Y,Z'`, `'XxYxZ'` or a sequence of three ints
+                min_side:int=1, # the smallest allowed size of a side
+                what:str="shape", # what the shape is, for the error message
+               ) -> tuple[int, int, int]:
+    "Three ints from `shape`, or `BratsError` naming `what` and the expected form."
+    try: s = tuple(int(v) for v in (shape.replace("x", ",").split(",") if isinstance(shape, str) else shape))
+    except (TypeError, ValueError):
+        raise BratsError(f"{what} {shape!r}: expected three integers like 240,240,155") from None
+    if len(s) != 3 or min(s) < min_side:
+        raise BratsError(f"{what} {shape!r}: expected three integers, each at least {min_side}")
+    return s
 
 # %% ../nbs/01_brats.ipynb #8431d665
 MODALITIES = ("t1", "t1ce", "flair", "t2")
