@@ -28,7 +28,7 @@ setuptools.setup(
     extras_require={'dev': dev_requirements, 'bench': ['monai>=1.3', 'psutil']},
     entry_points={'console_scripts': console_scripts, 'nbdev': [f"{cfg['lib_path']}={cfg['lib_path']}._modidx:d"]},
     zip_safe=False,
-    classifiers=['Programming Language :: Python :: 3', 'License :: OSI Approved :: Apache Software License',
-                 'Topic :: Scientific/Engineering :: Medical Science Apps.'],
+    license_files=['LICENSE'],
+    classifiers=['Programming Language :: Python :: 3', 'Topic :: Scientific/Engineering :: Medical Science Apps.'],
     project_urls={'Source': cfg['git_url']},
 )
