@@ -168,8 +168,13 @@ def _render(fig:Figure) -> bytes:
     "PNG bytes of a matplotlib figure."
     buf = io.BytesIO(); fig.savefig(buf, format="png", dpi=80); return buf.getvalue()
 
-def viewer(image, label=None, modalities:Sequence[str]|None=None, axis:int=2, size:float=4.0):
-    "An ipywidgets slice viewer of `image` `[C,X,Y,Z]` with an optional `label` overlay; returns the widget."
+def viewer(image, # `[C,X,Y,Z]` volume, NumPy or torch
+           label=None, # BraTS label map `[X,Y,Z]` or regions `[3,X,Y,Z]` to overlay, or None
+           modalities:Sequence[str]|None=None, # channel names (default: the package's `MODALITIES`)
+           axis:int=2, # the axis to slice at first (0 sagittal, 1 coronal, 2 axial)
+           size:float=4.0, # picture size in inches; drawn at 80 dpi and shown at that natural size
+          ):
+    "An ipywidgets slice viewer of `image` with an optional `label` overlay; returns the widget."
     import ipywidgets as W
     image, lab, names = _image_label_names(image, label, modalities, "viewer")
     windows = [intensity_window(ch) for ch in image]
@@ -179,7 +184,7 @@ def viewer(image, label=None, modalities:Sequence[str]|None=None, axis:int=2, si
                          continuous_update=False)
     mod_dd = W.Dropdown(options=[(n, i) for i, n in enumerate(names)], value=min(2, len(names) - 1), description="modality")
     show_label = W.Checkbox(value=lab is not None, description="labels", disabled=lab is None)
-    picture = W.Image(format="png")
+    picture = W.Image(format="png", layout=W.Layout(align_self="flex-start"))   # natural size, not stretched
     fig = Figure(figsize=(size, size)); ax = fig.add_axes((0, 0, 1, 0.93))
     box = W.VBox([W.HBox([axis_dd, mod_dd, show_label]), slider, picture])
     box.slider, box.axis, box.modality, box.show_label, box.picture, box.fig = slider, axis_dd, mod_dd, show_label, picture, fig
