@@ -88,11 +88,13 @@ class Naming:
         "The label values a segmentation file of this release may contain (in the files' own convention)."
         return tuple(sorted(self.label_map)) if self.label_map else brats_labels(self.et_label)
 
-    def to_package(self, seg:np.ndarray) -> np.ndarray:
-        "`seg` (uint8, checked against `labels`) in the package's labels; the same array when they agree."
+    def to_package(self, seg:np.ndarray, # uint8 label map in this release's labels (checked against `labels`)
+                  ) -> np.ndarray:
+        "`seg` in the package's labels; the same array when they agree."
         return _label_lut(self.label_map.items())[seg] if self.label_map else seg
 
-    def to_source(self, labels:np.ndarray) -> np.ndarray:
+    def to_source(self, labels:np.ndarray, # uint8 label map in the package's labels (e.g. a prediction)
+                 ) -> np.ndarray:
         "Package `labels` (uint8, e.g. a prediction) in this release's own convention, to write a file it reads."
         return _label_lut((b, a) for a, b in self.label_map.items())[labels] if self.label_map else labels
 
@@ -104,16 +106,17 @@ NAMINGS = {
     "2023": Naming("2023", "-", dict(ALIASES, seg="seg"), 3, "BraTS-GLI-{i:05d}-000"),
 }
 
-# %% ../nbs/01_brats.ipynb #1ddf43e4
+# %% ../nbs/01_brats.ipynb #fcd2f070
 _SEQUENCE_WORDS = {"t1": "t1", "t1w": "t1", "t1n": "t1", "nativet1": "t1", "t1native": "t1",
-                   "t1ce": "t1ce", "t1c": "t1ce", "t1gd": "t1ce", "t1wce": "t1ce", "t1post": "t1ce", "t1contrast": "t1ce",
+                   "t1ce": "t1ce", "t1c": "t1ce", "t1gd": "t1ce", "t1wce": "t1ce", "t1post": "t1ce",
+                   "t1contrast": "t1ce",
                    "flair": "flair", "t2f": "flair", "t2flair": "flair", "t2w": "t2", "t2": "t2"}
 _LABEL_WORDS = {"background": 0, "edema": 2, "ed": 2, "peritumoraledema": 2, "nonenhancingtumor": 1, "ncr": 1,
                 "net": 1, "ncrnet": 1, "necrosis": 1, "necrotictumorcore": 1, "necroticnonenhancingtumorcore": 1,
                 "nonenhancingtumorcore": 1, "enhancingtumor": "ET", "et": "ET"}
 
 def _word(name) -> str:
-    "`name` lower-cased without spaces or punctuation, in American spelling: 'Non-enhancing tumour' -> 'nonenhancingtumor'."
+    "`name` lower-cased, without spaces or punctuation, spelt the American way: 'Oedema' -> 'edema'."
     return re.sub(r"[^a-z0-9]", "", str(name).lower()).replace("tumour", "tumor").replace("oedema", "edema")
 
 def _numbered(meta:dict, key:str, where:str) -> dict:
@@ -185,7 +188,7 @@ REGION_RULES = ("precedence", "nested")
 
 def regions_to_labels(regions:np.ndarray, # `[WT, TC, ET]` boolean masks or probabilities (thresholded at 0.5)
                       et_label:int=4, # the label written for enhancing tumour: 4, or 3 from 2023
-                      rule:str="precedence", # "precedence": WT, then TC, then ET overwrite; "nested": `nest_regions` first
+                      rule:str="precedence", # "precedence": WT, TC, ET each overwrite; "nested": `nest_regions` first
                      ) -> np.ndarray:
     "BraTS label map (uint8) from `[WT, TC, ET]` masks or probabilities, by the region→label `rule`."
     if rule not in REGION_RULES: raise BratsError(f"rule {rule!r}: expected one of {', '.join(REGION_RULES)}")
@@ -199,12 +202,12 @@ def regions_to_labels(regions:np.ndarray, # `[WT, TC, ET]` boolean masks or prob
 
 # %% ../nbs/01_brats.ipynb #c6cec49e
 def check_labels(seg:np.ndarray, # a label map
-                 et_label:int=4, # the release's label of enhancing tumour (decides the allowed labels)
+                 et_label:int=4, # the label of enhancing tumour: the default allows 0, 1, 2 and this
                  where:str="segmentation", # the file or case, for the message
-                 labels=None, # the allowed values; default `brats_labels(et_label)`
+                 labels=None, # the allowed values instead, e.g. a `Naming`'s `labels` (2024 cavity, MSD)
                 ) -> None:
     "Raise `BratsError` naming `where` if `seg` holds values other than the allowed labels."
-    labels = brats_labels(et_label) if labels is None else tuple(labels)
+    labels = (0, 1, 2, et_label) if labels is None else tuple(labels)
     bad = np.setdiff1d(np.unique(seg), labels)
     if bad.size:
         raise BratsError(f"{where}: unexpected label values {bad.tolist()} (expected {', '.join(map(str, labels))})")

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 import numpy as np
 import nibabel as nib
-from .brats import BratsError, MODALITIES, NAMINGS, Naming, parse_filename, check_labels, first_line, msd_naming
+from .brats import (BratsError, MODALITIES, NAMINGS, Naming, parse_filename, check_labels, first_line,
+                                msd_naming)
 
 # %% auto #0
 __all__ = ['Case', 'read_msd_naming', 'scan_cases', 'find_cases', 'fetch_training_data_files', 'read_nifti', 'blank_problem',
@@ -26,7 +27,7 @@ class Case:
     images: dict
     seg: Path | None = None
     naming: str = "2021"
-    fmt: Naming | None = None  # the release's `Naming`; default `NAMINGS[naming]` (an MSD task's comes from its dataset.json)
+    fmt: Naming | None = None  # the release's `Naming`; default `NAMINGS[naming]` (MSD: from its dataset.json)
 
     def __post_init__(self):
         if self.fmt is None:
@@ -67,7 +68,7 @@ def _walk(top:Path, problems:list):
             elif not f.startswith("._"): ok.append(f)
         yield Path(root), ok
 
-# %% ../nbs/03_data.ipynb #1b522f5f
+# %% ../nbs/03_data.ipynb #098a9d3c
 _MSD_IMAGES = ("imagesTr", "imagesTs")
 _NII_EXT = re.compile(r"\.nii(\.gz)?$", re.IGNORECASE)
 
@@ -97,7 +98,7 @@ def _msd_cases(images_dir:Path, fnames:list, modalities, fmts:dict) -> list:
         out.append((Case(sid, images_dir, {m: images_dir / fs[0] for m in modalities}, seg, "msd", fmts[task]), None))
     return out
 
-# %% ../nbs/03_data.ipynb #8fde739e
+# %% ../nbs/03_data.ipynb #9ab771c1
 def _group_files(data_dir:Path, problems:list) -> tuple[dict, dict]:
     "{(folder, subject_id): {modality: [paths]}} of the BraTS files under `data_dir`, and {MSD images folder: [names]}."
     groups, msd = {}, {}
@@ -214,7 +215,7 @@ def read_nifti(path, # the NIfTI file (.nii or .nii.gz)
     if data.ndim != 3: raise BratsError(f"{pre}{path}: expected a 3D volume, got shape {data.shape}")
     return data, img.affine, img.header
 
-# %% ../nbs/03_data.ipynb #149f6358
+# %% ../nbs/03_data.ipynb #ba04f978
 def blank_problem(volume:np.ndarray, # one modality, 3-D
                   rel_spread:float=0.01, # near-constant: 1st-99th percentile span below this fraction of the values
                  ) -> str | None:
@@ -234,7 +235,8 @@ def blank_problem(volume:np.ndarray, # one modality, 3-D
 # %% ../nbs/03_data.ipynb #b0044608
 def _seg_uint8(seg:np.ndarray, fmt:Naming, where:str) -> np.ndarray:
     "`seg` in the package's labels (uint8) after checking it holds only `fmt.labels`; `BratsError` naming `where`."
-    if seg.dtype.kind == "f" and not np.isfinite(seg).all(): raise BratsError(f"{where}: non-finite values in the segmentation")
+    if seg.dtype.kind == "f" and not np.isfinite(seg).all():
+        raise BratsError(f"{where}: non-finite values in the segmentation")
     if sum(int(np.count_nonzero(seg == v)) for v in fmt.labels) != seg.size:   # fast path: a few comparisons, no sort
         check_labels(np.unique(seg), where=where, labels=fmt.labels)
     return fmt.to_package(seg.astype(np.uint8, copy=False))
