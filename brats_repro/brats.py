@@ -12,9 +12,9 @@ from typing import Iterator
 import numpy as np
 
 # %% auto #0
-__all__ = ['MODALITIES', 'ALIASES', 'REGIONS', 'LABEL_NAMES', 'NAMINGS', 'BratsError', 'first_line', 'parse_shape', 'Naming',
-           'parse_filename', 'labels_to_regions', 'nest_regions', 'regions_to_labels', 'check_labels', 'atomic_output',
-           'atomic_write_bytes']
+__all__ = ['MODALITIES', 'ALIASES', 'REGIONS', 'LABEL_NAMES', 'RESECTION_CAVITY', 'NAMINGS', 'REGION_RULES', 'BratsError',
+           'first_line', 'parse_shape', 'brats_labels', 'Naming', 'msd_naming', 'parse_filename', 'labels_to_regions',
+           'nest_regions', 'regions_to_labels', 'check_labels', 'atomic_output', 'atomic_write_bytes']
 
 # %% ../nbs/01_brats.ipynb #7ef64877
 class BratsError(Exception):
@@ -48,17 +48,32 @@ MODALITIES = ("t1", "t1ce", "flair", "t2")
 ALIASES = {"t1": "t1n", "t1ce": "t1c", "t2": "t2w", "flair": "t2f"}
 REGIONS = ("WT", "TC", "ET")
 LABEL_NAMES = {0: "background", 1: "necrotic / non-enhancing core (NCR/NET)", 2: "peritumoral oedema (ED)",
-               4: "enhancing tumour (ET), 2018-2022", 3: "enhancing tumour (ET), 2023+"}
+               4: "enhancing tumour (ET) 2018-2022; resection cavity (RC) in 2024 post-treatment data",
+               3: "enhancing tumour (ET), 2023+"}
+RESECTION_CAVITY = 4  # label of the resection cavity in BraTS 2024 post-treatment cases (2023 naming, ET = 3)
 
 # %% ../nbs/01_brats.ipynb #1036cb3e
+def brats_labels(et_label:int=4, # the label of enhancing tumour: 4 (2018-2022) or 3 (2023+)
+                ) -> tuple:
+    "The label values a BraTS segmentation may hold: 0, 1, 2, ET, and the resection cavity (4) when ET is 3."
+    return (0, 1, 2, 4) if et_label == 4 else (0, 1, 2, et_label, RESECTION_CAVITY)
+
+def _label_lut(pairs) -> np.ndarray:
+    "A 256-entry lookup table that maps each `(from, to)` of `pairs` and sends every other value to 0."
+    lut = np.zeros(256, np.uint8)
+    for a, b in pairs: lut[a] = b
+    return lut
+
 @dataclass(frozen=True)
 class Naming:
-    "How one BraTS release names subjects and files, and which label marks enhancing tumour."
-    name: str       # '2018', '2021' or '2023'
+    "How one release names subjects and files, which label marks enhancing tumour, and how it differs from ours."
+    name: str       # '2018', '2021', '2023' or 'msd'
     sep: str        # between subject id and modality
     modality_names: dict  # classic modality name -> name used in files ('seg' included)
-    et_label: int   # 4 before 2023, 3 from 2023 on
+    et_label: int   # label of enhancing tumour once loaded: 4 before 2023, 3 from 2023 on (4 for MSD after mapping)
     id_format: str  # how a synthetic subject number becomes an id
+    label_map: dict | None = None  # the files' label -> ours, when they differ (MSD); None: the same
+    channels: dict | None = None   # modality -> channel of one 4-D image file (MSD); None: one file per modality
 
     def subject_id(self, i:int) -> str:
         "The id of synthetic subject number `i` in this release's style."
@@ -70,8 +85,18 @@ class Naming:
 
     @property
     def labels(self) -> tuple:
-        "The label values a segmentation of this release may contain."
-        return (0, 1, 2, self.et_label)
+        "The label values a segmentation file of this release may contain (in the files' own convention)."
+        return tuple(sorted(self.label_map)) if self.label_map else brats_labels(self.et_label)
+
+    def to_package(self, seg:np.ndarray, # uint8 label map in this release's labels (checked against `labels`)
+                  ) -> np.ndarray:
+        "`seg` in the package's labels; the same array when they agree."
+        return _label_lut(self.label_map.items())[seg] if self.label_map else seg
+
+    def to_source(self, labels:np.ndarray, # uint8 label map in the package's labels (e.g. a prediction)
+                 ) -> np.ndarray:
+        "Package `labels` (uint8, e.g. a prediction) in this release's own convention, to write a file it reads."
+        return _label_lut((b, a) for a, b in self.label_map.items())[labels] if self.label_map else labels
 
 # %% ../nbs/01_brats.ipynb #a652e031
 _CLASSIC = {m: m for m in MODALITIES} | {"seg": "seg"}
@@ -80,6 +105,53 @@ NAMINGS = {
     "2021": Naming("2021", "_", _CLASSIC, 4, "BraTS2021_{i:05d}"),
     "2023": Naming("2023", "-", dict(ALIASES, seg="seg"), 3, "BraTS-GLI-{i:05d}-000"),
 }
+
+# %% ../nbs/01_brats.ipynb #fcd2f070
+_SEQUENCE_WORDS = {"t1": "t1", "t1w": "t1", "t1n": "t1", "nativet1": "t1", "t1native": "t1",
+                   "t1ce": "t1ce", "t1c": "t1ce", "t1gd": "t1ce", "t1wce": "t1ce", "t1post": "t1ce",
+                   "t1contrast": "t1ce",
+                   "flair": "flair", "t2f": "flair", "t2flair": "flair", "t2w": "t2", "t2": "t2"}
+_LABEL_WORDS = {"background": 0, "edema": 2, "ed": 2, "peritumoraledema": 2, "nonenhancingtumor": 1, "ncr": 1,
+                "net": 1, "ncrnet": 1, "necrosis": 1, "necrotictumorcore": 1, "necroticnonenhancingtumorcore": 1,
+                "nonenhancingtumorcore": 1, "enhancingtumor": "ET", "et": "ET"}
+
+def _word(name) -> str:
+    "`name` lower-cased, without spaces or punctuation, spelt the American way: 'Oedema' -> 'edema'."
+    return re.sub(r"[^a-z0-9]", "", str(name).lower()).replace("tumour", "tumor").replace("oedema", "edema")
+
+def _numbered(meta:dict, key:str, where:str) -> dict:
+    "`{int: name}` from the entry `key` of `meta` (`{'0': 'FLAIR', ...}`); `BratsError` naming `where` otherwise."
+    entry = meta.get(key) if isinstance(meta, dict) else None
+    if not isinstance(entry, dict) or not entry:
+        raise BratsError(f"{where}: no {key!r} entry (expected e.g. {{\"0\": \"FLAIR\", \"1\": \"T1w\", ...}})")
+    try: return {int(k): str(v) for k, v in entry.items()}
+    except ValueError: raise BratsError(f"{where}: {key!r} keys must be numbers, got {list(entry)}") from None
+
+def _by_name(numbered:dict, words:dict, what:str, where:str) -> dict:
+    "`{number: meaning}` for each named entry; `BratsError` for a name not in `words` or two entries meaning one thing."
+    out = {}
+    for k, name in sorted(numbered.items()):
+        if _word(name) not in words:
+            raise BratsError(f"{where}: {what} {k} is {name!r}, which is not a recognised name "
+                             f"(recognised: {', '.join(sorted(words))})")
+        out[k] = words[_word(name)]
+    dup = [m for m in set(out.values()) if list(out.values()).count(m) > 1]
+    if dup: raise BratsError(f"{where}: {what} entries {[k for k, m in out.items() if m == dup[0]]} all mean {dup[0]}")
+    return out
+
+def msd_naming(meta:dict, # the parsed `dataset.json` of a Medical Segmentation Decathlon task
+               where:str="dataset.json", # the file, for error messages
+               et_label:int=4, # the label enhancing tumour gets once loaded
+              ) -> Naming:
+    "The `Naming` of an MSD brain-tumour task: channels and label mapping read from `dataset.json` by name."
+    channels = _by_name(_numbered(meta, "modality", where), _SEQUENCE_WORDS, "modality", where)
+    missing = [m for m in MODALITIES if m not in channels.values()]
+    if missing: raise BratsError(f"{where}: no channel for {', '.join(missing)} (channels: {meta['modality']})")
+    labels = _by_name(_numbered(meta, "labels", where), _LABEL_WORDS, "label", where)
+    if labels.get(0) != 0: raise BratsError(f"{where}: label 0 is {meta['labels'].get('0')!r}, expected background")
+    label_map = {k: (et_label if v == "ET" else v) for k, v in labels.items()}
+    return Naming("msd", "", {m: "" for m in (*MODALITIES, "seg")}, et_label, "BRATS_{i:03d}",
+                  label_map=label_map, channels={m: k for k, m in channels.items()})
 
 # %% ../nbs/01_brats.ipynb #9006a4a1
 _FILE_RE = re.compile(r"^(?P<subject>.+?)(?P<sep>[_-])(?P<mod>t1ce|t1c|t1n|t1|t2w|t2f|t2|flair|seg)\.nii(\.gz)?$",
@@ -104,16 +176,24 @@ def labels_to_regions(seg:np.ndarray, et_label:int=4) -> np.ndarray:
     return np.stack([wt, tc, et])
 
 # %% ../nbs/01_brats.ipynb #e0c9b4aa
-def nest_regions(regions:np.ndarray) -> np.ndarray:
+def nest_regions(regions:np.ndarray, # `[WT, TC, ET]` boolean masks or probabilities
+                ) -> np.ndarray:
     "Boolean `[WT, TC, ET]` made nested: ET ⊆ TC ⊆ WT (a voxel keeps an inner region only inside the outer ones)."
     regions = np.asarray(regions)
     wt, tc, et = (regions > 0.5) if regions.dtype != bool else regions
     tc = tc & wt
     return np.stack([wt, tc, et & tc])
 
-def regions_to_labels(regions:np.ndarray, et_label:int=4) -> np.ndarray:
-    "BraTS label map (uint8) from `[WT, TC, ET]` masks or probabilities."
-    wt, tc, et = nest_regions(regions)
+REGION_RULES = ("precedence", "nested")
+
+def regions_to_labels(regions:np.ndarray, # `[WT, TC, ET]` boolean masks or probabilities (thresholded at 0.5)
+                      et_label:int=4, # the label written for enhancing tumour: 4, or 3 from 2023
+                      rule:str="precedence", # "precedence": WT, TC, ET each overwrite; "nested": `nest_regions` first
+                     ) -> np.ndarray:
+    "BraTS label map (uint8) from `[WT, TC, ET]` masks or probabilities, by the region→label `rule`."
+    if rule not in REGION_RULES: raise BratsError(f"rule {rule!r}: expected one of {', '.join(REGION_RULES)}")
+    regions = np.asarray(regions)
+    wt, tc, et = nest_regions(regions) if rule == "nested" else (regions > 0.5 if regions.dtype != bool else regions)
     seg = np.zeros(wt.shape, np.uint8)
     seg[wt] = 2
     seg[tc] = 1
@@ -121,11 +201,16 @@ def regions_to_labels(regions:np.ndarray, et_label:int=4) -> np.ndarray:
     return seg
 
 # %% ../nbs/01_brats.ipynb #c6cec49e
-def check_labels(seg:np.ndarray, et_label:int=4, where:str="segmentation") -> None:
-    "Raise `BratsError` naming `where` if `seg` holds values other than 0, 1, 2 and `et_label`."
-    bad = np.setdiff1d(np.unique(seg), (0, 1, 2, et_label))
+def check_labels(seg:np.ndarray, # a label map
+                 et_label:int=4, # the label of enhancing tumour: the default allows 0, 1, 2 and this
+                 where:str="segmentation", # the file or case, for the message
+                 labels=None, # the allowed values instead, e.g. a `Naming`'s `labels` (2024 cavity, MSD)
+                ) -> None:
+    "Raise `BratsError` naming `where` if `seg` holds values other than the allowed labels."
+    labels = (0, 1, 2, et_label) if labels is None else tuple(labels)
+    bad = np.setdiff1d(np.unique(seg), labels)
     if bad.size:
-        raise BratsError(f"{where}: unexpected label values {bad.tolist()} (expected 0, 1, 2, {et_label})")
+        raise BratsError(f"{where}: unexpected label values {bad.tolist()} (expected {', '.join(map(str, labels))})")
 
 # %% ../nbs/01_brats.ipynb #e25d8606
 @contextmanager

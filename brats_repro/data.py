@@ -4,17 +4,19 @@
 
 # %% ../nbs/03_data.ipynb #2471e8f0
 from __future__ import annotations
-import os, zlib
+import json, os, re, warnings, zlib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 import numpy as np
 import nibabel as nib
-from .brats import BratsError, MODALITIES, NAMINGS, parse_filename, check_labels
+from .brats import (BratsError, MODALITIES, NAMINGS, Naming, parse_filename, check_labels, first_line,
+                                msd_naming)
 
 # %% auto #0
-__all__ = ['Case', 'scan_cases', 'find_cases', 'fetch_training_data_files', 'read_nifti', 'load_arrays', 'LoadedCase',
-           'load_case', 'zscore_inplace', 'zscore_brain', 'mask_box', 'brain_box', 'crop_to_box', 'uncrop']
+__all__ = ['Case', 'read_msd_naming', 'scan_cases', 'find_cases', 'fetch_training_data_files', 'read_nifti', 'blank_problem',
+           'load_arrays', 'LoadedCase', 'load_case', 'zscore_inplace', 'zscore_brain', 'mask_box', 'brain_box',
+           'crop_to_box', 'uncrop']
 
 # %% ../nbs/03_data.ipynb #3f8921ae
 @dataclass
@@ -25,16 +27,23 @@ class Case:
     images: dict
     seg: Path | None = None
     naming: str = "2021"
+    fmt: Naming | None = None  # the release's `Naming`; default `NAMINGS[naming]` (MSD: from its dataset.json)
+
+    def __post_init__(self):
+        if self.fmt is None:
+            if self.naming not in NAMINGS:
+                raise BratsError(f"{self.subject_id}: naming {self.naming!r} needs its Naming (fmt=...)")
+            self.fmt = NAMINGS[self.naming]
 
     @property
     def et_label(self) -> int:
-        "Label of enhancing tumour in this case's release (4, or 3 from 2023)."
-        return NAMINGS[self.naming].et_label
+        "Label of enhancing tumour once loaded (4, or 3 from 2023; MSD labels are mapped to 4)."
+        return self.fmt.et_label
 
     @property
     def files(self) -> list:
-        "All files of the case, modalities first then seg."
-        return list(self.images.values()) + ([self.seg] if self.seg is not None else [])
+        "All files of the case, each once: modalities first (one 4-D file for MSD), then seg."
+        return list(dict.fromkeys(self.images.values())) + ([self.seg] if self.seg is not None else [])
 
 # %% ../nbs/03_data.ipynb #2758fd91
 def _naming_of(sid:str, folder:Path, parsed:str) -> str:
@@ -43,59 +52,125 @@ def _naming_of(sid:str, folder:Path, parsed:str) -> str:
     return "2021"
 
 # %% ../nbs/03_data.ipynb #f8696562
-def _group_files(data_dir:Path) -> dict:
-    "{(folder, subject_id): {modality: [paths]}} for every BraTS file under `data_dir` (sorted walk)."
-    groups = {}
-    for root, dirs, files in os.walk(data_dir):
+def _walk(top:Path, problems:list):
+    "Yield `(folder, file names)` under `top` (sorted), following links to folders, each real folder once."
+    seen = set()
+    def unreadable(e): problems.append((str(e.filename), f"cannot read this folder ({e.strerror})"))
+    for root, dirs, files in os.walk(top, followlinks=True, onerror=unreadable):
+        st = os.stat(root)
+        if (st.st_dev, st.st_ino) in seen: dirs[:] = []; continue   # a link loop or a second way in
+        seen.add((st.st_dev, st.st_ino))
         dirs.sort()
-        for fname in sorted(files):
-            parsed = parse_filename(fname)
-            if parsed is None: continue
-            sid, mod, naming = parsed
-            g = groups.setdefault((Path(root), sid), {"_naming": naming})
-            g.setdefault(mod, []).append(Path(root) / fname)
-    return groups
+        ok = []
+        for f in sorted(files):
+            p = os.path.join(root, f)
+            if not os.path.exists(p): problems.append((p, f"broken symbolic link (to {os.readlink(p)})"))
+            elif not f.startswith("._"): ok.append(f)
+        yield Path(root), ok
 
-def scan_cases(data_dir, modalities=MODALITIES, require_seg=None) -> tuple[list[Case], list[tuple[str, str]]]:
+# %% ../nbs/03_data.ipynb #098a9d3c
+_MSD_IMAGES = ("imagesTr", "imagesTs")
+_NII_EXT = re.compile(r"\.nii(\.gz)?$", re.IGNORECASE)
+
+def read_msd_naming(task_dir, # an MSD task folder (`Task01_BrainTumour`), holding `dataset.json`
+                   ) -> Naming:
+    "The `Naming` of the MSD task in `task_dir`, from its `dataset.json`; `BratsError` if missing or not understood."
+    path = Path(task_dir) / "dataset.json"
+    try: meta = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise BratsError(f"{path}: not found; an MSD task folder (4-D images in imagesTr/, imagesTs/) needs its "
+                         f"dataset.json for the order of the channels and the meaning of the labels") from None
+    except (OSError, UnicodeDecodeError, ValueError) as e:
+        raise BratsError(f"{path}: not a readable JSON file ({first_line(e)})") from None
+    return msd_naming(meta, str(path))
+
+def _msd_cases(images_dir:Path, fnames:list, modalities, fmts:dict) -> list:
+    "`(Case, None)` or `(None, (where, problem))` for each MSD image file in `fnames` of `images_dir`."
+    task = images_dir.parent
+    if task not in fmts: fmts[task] = read_msd_naming(task)
+    by_id, out = {}, []
+    for f in fnames: by_id.setdefault(_NII_EXT.sub("", f), []).append(f)
+    labels_dir = task / images_dir.name.replace("images", "labels")
+    for sid, fs in by_id.items():
+        if len(fs) > 1:
+            out.append((None, (f"{sid} ({images_dir})", f"several files: {', '.join(fs)}"))); continue
+        seg = next((p for p in (labels_dir / f"{sid}.nii.gz", labels_dir / f"{sid}.nii") if p.is_file()), None)
+        out.append((Case(sid, images_dir, {m: images_dir / fs[0] for m in modalities}, seg, "msd", fmts[task]), None))
+    return out
+
+# %% ../nbs/03_data.ipynb #9ab771c1
+def _group_files(data_dir:Path, problems:list) -> tuple[dict, dict]:
+    "{(folder, subject_id): {modality: [paths]}} of the BraTS files under `data_dir`, and {MSD images folder: [names]}."
+    groups, msd = {}, {}
+    for root, files in _walk(data_dir, problems):
+        for fname in files:
+            parsed = parse_filename(fname)
+            if parsed is None:
+                if root.name in _MSD_IMAGES and _NII_EXT.search(fname): msd.setdefault(root, []).append(fname)
+                continue
+            sid, mod, naming = parsed
+            g = groups.setdefault((root, sid), {"_naming": naming})
+            g.setdefault(mod, []).append(root / fname)
+    return groups, msd
+
+def _brats_case(folder:Path, sid:str, g:dict, modalities) -> tuple:
+    "`(Case, None)`, or `(None, (where, problem))` when files are missing or doubled."
+    naming = _naming_of(sid, folder, g.pop("_naming"))
+    where = f"{sid} ({folder})"
+    dup = {m: ps for m, ps in g.items() if len(ps) > 1}
+    if dup:
+        m, ps = next(iter(dup.items()))
+        return None, (where, f"several files for {m}: {', '.join(p.name for p in ps)}")
+    missing = [m for m in modalities if m not in g]
+    if missing:
+        exp = ", ".join(NAMINGS[naming].filename(sid, m, ".nii[.gz]") for m in missing)
+        return None, (where, f"missing {', '.join(missing)} (expected {exp})")
+    return Case(sid, folder, {m: g[m][0] for m in modalities}, g.get("seg", [None])[0], naming), None
+
+def _missing_seg(c:Case, why:str) -> str:
+    "What to tell about case `c` without a segmentation."
+    if c.naming != "msd": return f"missing seg (expected {c.fmt.filename(c.subject_id, 'seg', '.nii[.gz]')}){why}"
+    if c.folder.name == "imagesTs":
+        return (f"an MSD test case (imagesTs/ has no labels){why}; give {c.folder.parent / 'imagesTr'} "
+                f"to train or evaluate, {c.folder} to predict")
+    return f"missing seg (expected {c.folder.parent / 'labelsTr' / (c.subject_id + '.nii.gz')}){why}"
+
+def scan_cases(data_dir, # the folder to search, at any depth
+               modalities=MODALITIES, # the modalities a case must have
+               require_seg=None, # True: seg required; False: optional; None: all cases or none
+              ) -> tuple[list[Case], list[tuple[str, str]]]:
     "Complete cases under `data_dir` and `(case, problem)` for incomplete ones (see `find_cases`)."
     data_dir = Path(data_dir)
     if not data_dir.is_dir(): raise BratsError(f"{data_dir}: no such folder")
-    cases, problems, seen = [], [], {}
-    for (folder, sid), g in _group_files(data_dir).items():
-        naming = _naming_of(sid, folder, g.pop("_naming"))
-        where = f"{sid} ({folder})"
-        dup = {m: ps for m, ps in g.items() if len(ps) > 1}
-        if dup:
-            m, ps = next(iter(dup.items()))
-            problems.append((where, f"several files for {m}: {', '.join(p.name for p in ps)}")); continue
-        missing = [m for m in modalities if m not in g]
-        if missing:
-            nm = NAMINGS[naming]
-            exp = ", ".join(nm.filename(sid, m, ".nii[.gz]") for m in missing)
-            problems.append((where, f"missing {', '.join(missing)} (expected {exp})")); continue
-        if sid in seen:
-            problems.append((where, f"subject id also used by {seen[sid]}")); continue
-        seen[sid] = folder
-        cases.append(Case(sid, folder, {m: g[m][0] for m in modalities}, g.get("seg", [None])[0], naming))
+    problems, fmts, cases, seen = [], {}, [], {}
+    groups, msd = _group_files(data_dir, problems)
+    found = [_brats_case(folder, sid, g, modalities) for (folder, sid), g in groups.items()]
+    for d, fnames in msd.items(): found += _msd_cases(d, fnames, modalities, fmts)
+    for case, problem in found:
+        if case is not None and case.subject_id in seen:
+            problem = (f"{case.subject_id} ({case.folder})", f"subject id also used by {seen[case.subject_id]}")
+        if problem is not None: problems.append(problem); continue
+        seen[case.subject_id] = case.folder
+        cases.append(case)
     with_seg = sum(c.seg is not None for c in cases)
     if require_seg or (require_seg is None and 0 < with_seg < len(cases)):
         why = "" if require_seg else f" ({with_seg} of {len(cases)} cases have one)"
-        for c in cases:
-            if c.seg is None:
-                exp = NAMINGS[c.naming].filename(c.subject_id, "seg", ".nii[.gz]")
-                problems.append((f"{c.subject_id} ({c.folder})", f"missing seg (expected {exp}){why}"))
+        problems += [(f"{c.subject_id} ({c.folder})", _missing_seg(c, why)) for c in cases if c.seg is None]
         cases = [c for c in cases if c.seg is not None]
     return cases, problems
 
-def find_cases(data_dir, modalities=MODALITIES, require_seg=None) -> list[Case]:
-    "All BraTS cases under `data_dir` (any nesting, any release); `BratsError` for an incomplete case or none."
+def find_cases(data_dir, # the folder to search, at any depth
+               modalities=MODALITIES, # the modalities a case must have
+               require_seg=None, # True: seg required; False: optional; None: all cases or none
+              ) -> list[Case]:
+    "All BraTS cases under `data_dir` (any nesting, any release, MSD too); `BratsError` for an incomplete case or none."
     cases, problems = scan_cases(data_dir, modalities, require_seg)
     if problems:
         (where, what), more = problems[0], len(problems) - 1
         raise BratsError(f"{where}: {what}" + (f" (and {more} more incomplete case{'s' * (more > 1)})" if more else ""))
     if not cases:
         raise BratsError(f"{data_dir}: no BraTS cases found (expected files like <subject>_t1.nii.gz "
-                         f"or <subject>-t1n.nii.gz in one folder per subject)")
+                         f"or <subject>-t1n.nii.gz in one folder per subject, or an MSD imagesTr/ folder)")
     return cases
 
 # %% ../nbs/03_data.ipynb #49eb09bd
@@ -107,7 +182,7 @@ def fetch_training_data_files(data_dir, modalities=("t1", "t1ce", "flair", "t2")
     return (files, [c.subject_id for c in cases]) if return_subject_ids else files
 
 # %% ../nbs/03_data.ipynb #01e42121
-def _first_line(e:BaseException) -> str: return (str(e).strip().splitlines() or [""])[0][:200]
+_first_line = first_line   # kept for h5.py, which imports it from here; use brats.first_line (issue 9)
 
 def _read_gz_fast(path:Path):
     "`(image, data)` of a `.nii.gz` decompressed in one call, or `(None, None)` for other files."
@@ -115,8 +190,11 @@ def _read_gz_fast(path:Path):
     img = nib.Nifti1Image.from_bytes(zlib.decompress(path.read_bytes(), wbits=47))
     return img, np.asanyarray(img.dataobj)
 
-def read_nifti(path, where:str="") -> tuple:
-    "`(data in its stored dtype, affine, header)` of a 3D NIfTI file; a `BratsError` naming it if unreadable."
+def read_nifti(path, # the NIfTI file (.nii or .nii.gz)
+               where:str="", # the case, put before the file in messages
+               channels:int|None=None, # None: a 3-D volume; n: a 4-D image of n channels on the last axis (MSD)
+              ) -> tuple:
+    "`(data in its stored dtype, affine, header)` of a NIfTI file; a `BratsError` naming it if unreadable or misshapen."
     path, pre = Path(path), f"{where}: " if where else ""
     try:
         try: img, data = _read_gz_fast(path)
@@ -126,43 +204,85 @@ def read_nifti(path, where:str="") -> tuple:
             data = np.asanyarray(img.dataobj)
     except FileNotFoundError: raise BratsError(f"{pre}{path}: file not found") from None
     except Exception as e:  # nibabel, gzip and zlib each have their own errors for a damaged file
-        why = _first_line(e).replace(str(path), path.name)
+        why = first_line(e).replace(str(path), path.name)
         raise BratsError(f"{pre}{path}: unreadable or truncated NIfTI file ({type(e).__name__}: {why})") from None
+    if channels is not None:
+        if data.ndim != 4 or data.shape[-1] != channels:
+            raise BratsError(f"{pre}{path}: expected a 4-D image of {channels} channels (X, Y, Z, {channels}), "
+                             f"got shape {data.shape}")
+        return data, img.affine, img.header
     if data.ndim == 4 and data.shape[-1] == 1: data = data[..., 0]
     if data.ndim != 3: raise BratsError(f"{pre}{path}: expected a 3D volume, got shape {data.shape}")
     return data, img.affine, img.header
 
-# %% ../nbs/03_data.ipynb #b0044608
-def _seg_uint8(seg:np.ndarray, et_label:int, where:str) -> np.ndarray:
-    "`seg` as uint8 after checking it holds only 0, 1, 2 and `et_label`; `BratsError` naming `where` otherwise."
-    if seg.dtype.kind == "f" and not np.isfinite(seg).all(): raise BratsError(f"{where}: non-finite values in the segmentation")
-    labels = (0, 1, 2, et_label)
-    if sum(int(np.count_nonzero(seg == v)) for v in labels) != seg.size:   # fast path: 4 comparisons, no sort
-        check_labels(np.unique(seg), et_label, where)
-    return seg.astype(np.uint8, copy=False)
+# %% ../nbs/03_data.ipynb #ba04f978
+def blank_problem(volume:np.ndarray, # one modality, 3-D
+                  rel_spread:float=0.01, # near-constant: 1st-99th percentile span below this fraction of the values
+                 ) -> str | None:
+    "Why `volume` carries no image (all zeros, constant, constant or near-constant in the brain), or `None`."
+    v = np.asarray(volume)
+    lo, hi = v.min(), v.max()
+    if lo == hi: return "all zeros" if hi == 0 else f"constant everywhere (every voxel is {hi})"
+    sub = v[::3, ::3, ::3] if v.size > 1_000_000 else v
+    nz = sub[sub != 0]
+    if nz.size == 0: nz = v[v != 0]
+    p1, p99 = np.percentile(nz, [1, 99])
+    if p99 - p1 > rel_spread * max(abs(p1), abs(p99)): return None
+    nz = v[v != 0]
+    if nz.min() == nz.max(): return f"constant inside the brain (every non-zero voxel is {nz.min()})"
+    return f"near-constant inside the brain (98% of its non-zero voxels lie within {p1:g} to {p99:g})"
 
-def load_arrays(case:Case, threads:int=1) -> tuple[list, np.ndarray | None, np.ndarray, object]:
-    "Validated `(image volumes in stored dtype, seg uint8 or None, affine, header)` of `case`, read by `threads`."
-    files = list(case.images.items()) + ([("seg", case.seg)] if case.seg is not None else [])
-    read = lambda mp: read_nifti(mp[1], case.subject_id)
+# %% ../nbs/03_data.ipynb #b0044608
+def _seg_uint8(seg:np.ndarray, fmt:Naming, where:str) -> np.ndarray:
+    "`seg` in the package's labels (uint8) after checking it holds only `fmt.labels`; `BratsError` naming `where`."
+    if seg.dtype.kind == "f" and not np.isfinite(seg).all():
+        raise BratsError(f"{where}: non-finite values in the segmentation")
+    if sum(int(np.count_nonzero(seg == v)) for v in fmt.labels) != seg.size:   # fast path: a few comparisons, no sort
+        check_labels(np.unique(seg), where=where, labels=fmt.labels)
+    return fmt.to_package(seg.astype(np.uint8, copy=False))
+
+def _read_files(case:Case, threads:int):
+    "`(path, data, affine, header)` for each file of `case` (images first, then seg), read by `threads` threads."
+    n = len(case.fmt.channels) if case.fmt.channels else None
+    read = lambda p: (p,) + read_nifti(p, case.subject_id, None if p == case.seg else n)
     if threads > 1:
-        with ThreadPoolExecutor(threads) as ex: volumes = list(ex.map(read, files))
-    else: volumes = map(read, files)
-    arrays, ref = [], None
-    for (m, path), (data, aff, hdr) in zip(files, volumes):
-        where = f"{case.subject_id}: {path.name}"
-        if ref is None: ref = (data.shape, aff, hdr, path.name)
-        elif data.shape != ref[0]:
-            raise BratsError(f"{where}: shape {data.shape} differs from {ref[3]} {ref[0]}")
+        with ThreadPoolExecutor(threads) as ex: return list(ex.map(read, case.files))
+    return map(read, case.files)
+
+def _modality_volumes(case:Case, path:Path, data:np.ndarray, where:str) -> dict:
+    "`{modality: (volume, where)}` for the modalities of `case` held in `path` (one, or the channels of a 4-D file)."
+    if data.dtype.kind == "f" and not np.isfinite(data).all():
+        raise BratsError(f"{where}: {int((~np.isfinite(data)).sum())} non-finite voxels (NaN or inf)")
+    mods = [m for m, p in case.images.items() if p == path]
+    if case.fmt.channels is None: return {m: (data, where) for m in mods}
+    return {m: (data[..., case.fmt.channels[m]], f"{where} channel {case.fmt.channels[m]} ({m})") for m in mods}
+
+def _with_signal(volume:np.ndarray, where:str, blank:str) -> np.ndarray:
+    "`volume`, or `BratsError`/warning (then zeros) when `blank_problem` finds no image in it."
+    why = blank_problem(volume)
+    if why is None: return volume
+    if blank == "error": raise BratsError(f"{where}: {why}; not an image of this modality")
+    warnings.warn(f"{where}: {why}; going on with zeros for this modality (blank='warn')", stacklevel=3)
+    return np.zeros_like(volume)
+
+def load_arrays(case:Case, # the case to read
+                threads:int=1, # threads reading its files in parallel
+                blank:str="error", # a modality without an image: "error" (BratsError) or "warn" (use zeros)
+               ) -> tuple[list, np.ndarray | None, np.ndarray, object]:
+    "Validated `(image volumes in stored dtype, seg uint8 or None, affine, header)` of `case`, read by `threads`."
+    if blank not in ("error", "warn"): raise BratsError(f"blank={blank!r}: expected 'error' or 'warn'")
+    volumes, seg, ref = {}, None, None
+    for path, data, aff, hdr in _read_files(case, threads):
+        where, shape = f"{case.subject_id}: {path.name}", data.shape[:3]
+        if ref is None: ref = (shape, aff, hdr, path.name)
+        elif shape != ref[0]:
+            raise BratsError(f"{where}: shape {shape} differs from {ref[3]} {ref[0]}")
         elif not np.allclose(aff, ref[1], rtol=0, atol=1e-3):
             raise BratsError(f"{where}: affine differs from {ref[3]} (modalities not co-registered)")
-        if m == "seg":
-            seg = _seg_uint8(data, case.et_label, where)
-        else:
-            if data.dtype.kind == "f" and not np.isfinite(data).all():
-                raise BratsError(f"{where}: {int((~np.isfinite(data)).sum())} non-finite voxels (NaN or inf)")
-            arrays.append(data)
-    return arrays, (seg if case.seg is not None else None), ref[1], ref[2]
+        if path == case.seg: seg = _seg_uint8(data, case.fmt, where)
+        else: volumes.update(_modality_volumes(case, path, data, where))
+    arrays = [_with_signal(*volumes[m], blank) for m in case.images]
+    return arrays, seg, ref[1], ref[2]
 
 # %% ../nbs/03_data.ipynb #2cc6a0ec
 @dataclass
@@ -174,18 +294,24 @@ class LoadedCase:
     header: object
     subject_id: str
     naming: str
+    fmt: Naming | None = None  # as in `Case`: default `NAMINGS[naming]`
 
+    def __post_init__(self):
+        if self.fmt is None: self.fmt = NAMINGS[self.naming]
     @property
-    def et_label(self) -> int: return NAMINGS[self.naming].et_label
+    def et_label(self) -> int: return self.fmt.et_label
     @property
     def spacing(self) -> tuple: return tuple(float(s) for s in self.header.get_zooms()[:3])
 
-def load_case(case:Case, dtype=np.float32) -> LoadedCase:
+def load_case(case:Case, # the case to read
+              dtype=np.float32, # dtype of the stacked image
+              blank:str="error", # a modality without an image: "error" or "warn" (see `load_arrays`)
+             ) -> LoadedCase:
     "Read and validate all files of `case` (see above); `BratsError` naming the case and file otherwise."
-    arrays, seg, affine, header = load_arrays(case)
+    arrays, seg, affine, header = load_arrays(case, blank=blank)
     image = np.empty((len(arrays),) + arrays[0].shape, dtype)
     for i, a in enumerate(arrays): image[i] = a
-    return LoadedCase(image, seg, affine, header, case.subject_id, case.naming)
+    return LoadedCase(image, seg, affine, header, case.subject_id, case.naming, case.fmt)
 
 # %% ../nbs/03_data.ipynb #8e89d918
 def zscore_inplace(x:np.ndarray) -> np.ndarray:
