@@ -18,6 +18,7 @@ SHOTS = ROOT / ".ci" / "screenshots"
 QUICK = ["00_viz", "05_loader", "11_vae", "20_metrics"]
 CHROMIUM = "/usr/bin/chromium"
 TOKEN = "brats-repro-ci"
+VISIBLE = ".jp-NotebookPanel:not(.lm-mod-hidden)"   # the notebook in the active tab
 RUN_LIMIT_S = int(os.environ.get("RUN_LIMIT_S", 300))         # per notebook
 
 
@@ -48,13 +49,21 @@ def start_lab(root_dir: Path, settings: Path, port: int, log) -> subprocess.Pope
     raise SystemExit(f"JupyterLab did not answer on port {port} within 90 s: see {log.name}")
 
 
+def shutdown_kernels(port: int):
+    "Stop every kernel of the server (the REST API, as the Running panel does), so each notebook starts fresh."
+    api = f"http://127.0.0.1:{port}/api/kernels"
+    for k in json.load(urllib.request.urlopen(f"{api}?token={TOKEN}")):
+        urllib.request.urlopen(urllib.request.Request(f"{api}/{k['id']}?token={TOKEN}", method="DELETE"))
+
+
 def prompts(page) -> list[str]:
-    return page.eval_on_selector_all(".jp-CodeCell .jp-InputPrompt", "els => els.map(e => e.textContent.trim())")
+    return page.eval_on_selector_all(f"{VISIBLE} .jp-CodeCell .jp-InputPrompt", "els => els.map(e => e.textContent.trim())")
 
 
-def command(page, cmd: str):
+def command(page, cmd: str, wait: bool = True):
     "Execute a JupyterLab command, as its menu item does (the app is exposed to the page for the test)."
-    page.evaluate("cmd => window.jupyterapp.commands.execute(cmd)", cmd)
+    page.evaluate("([cmd, wait]) => { const p = window.jupyterapp.commands.execute(cmd); if (wait) return p; }",
+                  [cmd, wait])
 
 
 def wait_kernel_idle(page):
@@ -66,15 +75,15 @@ def wait_kernel_idle(page):
 def run_all(page, base: str, name: str) -> float:
     "Open `name`, Run All from the Run menu, wait until no cell is queued or running; seconds taken."
     page.goto(f"{base}/lab/tree/{name}.ipynb?token={TOKEN}")
-    page.wait_for_selector(".jp-Notebook .jp-CodeCell", timeout=60_000)
+    page.wait_for_selector(f"{VISIBLE} .jp-CodeCell", timeout=60_000)
     wait_kernel_idle(page)
-    command(page, "notebook:run-all-cells")          # the Run menu's "Run All Cells"
     t0 = time.time()
+    command(page, "notebook:run-all-cells", wait=False)   # the Run menu's "Run All Cells"
     while time.time() - t0 < RUN_LIMIT_S:
         p = prompts(page)
         ran = [x for x in p if any(ch.isdigit() for ch in x)]
-        if not any("*" in x for x in p) and (len(ran) == len(p) or page.locator(".jp-OutputArea-executeResult, "
-                                                                                 "[data-mime-type='application/vnd.jupyter.stderr']").count() and ran):
+        if not any("*" in x for x in p) and (len(ran) == len(p) or page.locator(
+                f"{VISIBLE} [data-mime-type='application/vnd.jupyter.stderr']").count() and ran):
             return time.time() - t0
         page.wait_for_timeout(500)
     page.screenshot(path=str(SHOTS / f"{name}_timeout.png"))
@@ -101,9 +110,9 @@ def problems(nb_path: Path) -> list[str]:
 
 def check_viewer(page) -> str:
     "Type a new slice into the live viewer's slider; the picture must change and be shown at its natural size."
-    slider = page.locator(".widget-slider").last
+    slider = page.locator(f"{VISIBLE} .widget-slider").last
     slider.scroll_into_view_if_needed()
-    img = page.locator("img.widget-image").last
+    img = page.locator(f"{VISIBLE} img.widget-image").last
     img.wait_for(timeout=30_000)
     natural, shown = img.evaluate("e => [e.naturalWidth, e.getBoundingClientRect().width]")
     if shown > natural + 1: raise SystemExit(f"00_viz: viewer picture stretched from {natural} to {shown:.0f} px")
@@ -141,8 +150,8 @@ def main(names: list[str]) -> int:
                 print(f"{name}: Run All in {took:.1f} s, {'FAILED: ' + '; '.join(found) if found else 'no errors'}"
                       + (f"; viewer: {extra}" if extra else ""), flush=True)
                 failed += bool(found)
-                command(page, "notebook:close-and-shutdown")
-                page.wait_for_timeout(1000)
+                shutdown_kernels(port)
+                command(page, "application:close-all")
             browser.close()
     finally:
         os.killpg(lab.pid, 15); lab.wait(timeout=30); log.close()
