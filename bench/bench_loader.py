@@ -9,8 +9,9 @@ memory figures are clean:
                     the synthetic brain boxes are ~108 voxels in z, so windows are padded as in the loader);
   * numpy +aug:     the same plus the training work done the plain NumPy way: `np.flip` on random axes, per-channel
                     `x*scale+shift`, and the target `labels_to_regions(...).astype(float32)` of the label window;
-  * loader nw=0/2:  `H5CropDataset(path, crop_size=(128,)*3, train=True)` (paper augmentation) through
-                    `make_loader(ds, num_workers=...)`, batch size 1, reading the memory-mapped file.
+  * loader nw=0/2:  `H5CropDataset(path, crop_size=(128,)*3)` (paper augmentation) through
+                    `make_loader(ds, num_workers=...)`, batch size 1, reading the memory-mapped file;
+  * --pool-ablation: also 2 workers with `reuse_buffers=False` (every crop in fresh shared memory).
 Target: loader >= 0.8x "numpy +aug", with resident memory that does not grow with the number of cases.
 Memory (from /proc/<pid>/status, summed over the main process and its workers): peak RSS (VmHWM), and at the end the
 anonymous (RssAnon), file-backed (RssFile, page cache mapped from the packed file) and shared-memory (RssShmem) parts.
@@ -53,10 +54,10 @@ def make_packed(root: Path, n: int) -> Path:
 
 def numpy_rate(path: str, n: int, aug: bool, seed: int = 0) -> dict:
     "Crops/s of the in-memory NumPy baseline (arrays read into RAM first)."
-    from brats_repro.h5 import open_packed, case_ids, read_case
+    from brats_repro.h5 import PackedFile
     from brats_repro.brats import labels_to_regions
     from brats_repro.loader import crop_window
-    with open_packed(path) as f: cases = [read_case(f, s) for s in case_ids(f)]
+    with PackedFile(path) as pf: cases = [pf.read(s) for s in pf.ids]
     rng = np.random.default_rng(seed)
 
     def one(k):
@@ -80,11 +81,11 @@ def numpy_rate(path: str, n: int, aug: bool, seed: int = 0) -> dict:
     return dict(rate=n / (time.perf_counter() - t0), mem={"main": proc_mem()})
 
 
-def loader_rate(path: str, n: int, workers: int, seed: int = 0) -> dict:
+def loader_rate(path: str, n: int, workers: int, seed: int = 0, reuse_buffers: bool = True) -> dict:
     "Crops/s through H5CropDataset + make_loader (training mode, paper augmentation)."
     from brats_repro.loader import H5CropDataset, make_loader
-    ds = H5CropDataset(path, crop_size=CROP, train=True, seed=seed)
-    dl = make_loader(ds, batch_size=1, num_workers=workers)
+    ds = H5CropDataset(path, crop_size=CROP, seed=seed)
+    dl = make_loader(ds, batch_size=1, num_workers=workers, reuse_buffers=reuse_buffers)
     it, done = iter(dl), 0
     for _ in range(min(4, len(dl))): next(it); done += 1  # start the workers, map the file
     t0, got = time.perf_counter(), 0
@@ -118,6 +119,7 @@ def main():
     ap.add_argument("--cases", type=int, nargs="+", default=[5, 20])
     ap.add_argument("--crops", type=int, default=200)
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--pool-ablation", action="store_true", help="also time 2 workers without the buffer pool")
     ap.add_argument("--one", nargs=3, help=argparse.SUPPRESS)
     ap.add_argument("--data", default=str(OUT / "loader_data"))
     a = ap.parse_args()
@@ -125,10 +127,10 @@ def main():
         kind, path, n = a.one
         n = int(n)
         r = (numpy_rate(path, n, aug=kind == "numpy_aug") if kind.startswith("numpy")
-             else loader_rate(path, n, workers=int(kind[-1])))
+             else loader_rate(path, n, workers=int(kind[9]), reuse_buffers=not kind.endswith("nopool")))
         print(json.dumps(r)); return
     root = Path(a.data); root.mkdir(parents=True, exist_ok=True)
-    kinds = ["numpy_bare", "numpy_aug", "loader_nw0", "loader_nw2"]
+    kinds = ["numpy_bare", "numpy_aug", "loader_nw0", "loader_nw2"] + (["loader_nw2_nopool"] if a.pool_ablation else [])
     rows = []
     for nc in a.cases:
         t0 = time.time(); path = make_packed(root, nc)
