@@ -20,19 +20,9 @@ Prints a markdown table and writes JSON to bench/out/bench_loader.json (git-igno
 import argparse, json, os, platform, subprocess, sys, tempfile, time
 from pathlib import Path
 import numpy as np
+from _common import OUT, proc_mem, run_json, markdown_table
 
-OUT = Path(__file__).resolve().parent / "out"
 CROP = (128, 128, 128)
-
-
-def proc_mem(pid="self") -> dict:
-    "Memory figures in MB from /proc/<pid>/status."
-    keys = {"VmHWM": "peak_rss", "VmRSS": "rss", "RssAnon": "anon", "RssFile": "file", "RssShmem": "shmem"}
-    out = {}
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        k, _, v = line.partition(":")
-        if k in keys: out[keys[k]] = int(v.split()[0]) / 1024
-    return out
 
 
 def make_packed(root: Path, n: int) -> Path:
@@ -105,9 +95,9 @@ def loader_rate(path: str, n: int, workers: int, seed: int = 0, reuse_buffers: b
 
 def run_one(kind: str, path: str, n: int) -> dict:
     "Measure one configuration in a fresh Python process; returns its JSON result."
-    cmd = [sys.executable, __file__, "--one", kind, path, str(n)]
-    r = subprocess.run(cmd, capture_output=True, text=True, check=True)
-    return json.loads(r.stdout.strip().splitlines()[-1])
+    r = run_json([__file__, "--one", kind, path, n])
+    if "error" in r: raise RuntimeError(f"{kind}: {r['error']}")
+    return r
 
 
 def total(mem: dict, key: str) -> float:
@@ -155,11 +145,10 @@ def main():
                cpus=os.cpu_count(), loadavg=os.getloadavg(), command=" ".join(["python", "bench/bench_loader.py"] + sys.argv[1:]), rows=rows)
     OUT.mkdir(exist_ok=True)
     (OUT / "bench_loader.json").write_text(json.dumps(res, indent=1))
-    print(f"| cases | path | crops/s | x numpy+aug | x numpy bare | peak RSS MB (sum) | anon MB | file MB | shmem MB |")
-    print("|---|---|---|---|---|---|---|---|---|")
-    for r in rows:
-        print(f"| {r['cases']} | {r['kind']} | {r['rate']:.1f} | {r['x_numpy_aug']:.2f} | {r['x_numpy_bare']:.2f} | "
-              f"{r['peak_rss_mb']:.0f} | {r['anon_mb']:.0f} | {r['file_mb']:.0f} | {r['shmem_mb']:.0f} |")
+    print(markdown_table(
+        ["cases", "path", "crops/s", "x numpy+aug", "x numpy bare", "peak RSS MB (sum)", "anon MB", "file MB", "shmem MB"],
+        [[r["cases"], r["kind"], f"{r['rate']:.1f}", f"{r['x_numpy_aug']:.2f}", f"{r['x_numpy_bare']:.2f}",
+          f"{r['peak_rss_mb']:.0f}", f"{r['anon_mb']:.0f}", f"{r['file_mb']:.0f}", f"{r['shmem_mb']:.0f}"] for r in rows]))
 
 
 if __name__ == "__main__":

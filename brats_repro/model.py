@@ -14,15 +14,15 @@ from .vae import VDResampling, VAEDecoder
 # %% auto #0
 __all__ = ['NvNetOutput', 'NvNet', 'stage_modules', 'stage_table', 'count_parameters']
 
-# %% ../nbs/12_model.ipynb #37987bdc
+# %% ../nbs/12_model.ipynb #c0c6c6fb
 class NvNetOutput(NamedTuple):
-    "What NvNet returns in training with the VAE branch; `seg` first, all float32."
-    seg: Tensor     # [B, out_channels, X, Y, Z] sigmoid probabilities (WT, TC, ET)
-    recon: Tensor   # [B, in_channels, X, Y, Z] reconstructed image
-    mu: Tensor      # [B, latent] latent mean
-    sigma: Tensor   # [B, latent] latent standard deviation, > 0
+    "What NvNet returns in every mode; the VAE fields are None when the branch does not run; all float32."
+    seg: Tensor                 # [B, out_channels, X, Y, Z] sigmoid probabilities (WT, TC, ET)
+    recon: Tensor|None = None   # [B, in_channels, X, Y, Z] reconstructed image
+    mu: Tensor|None = None      # [B, latent] latent mean
+    sigma: Tensor|None = None   # [B, latent] latent standard deviation, > 0
 
-# %% ../nbs/12_model.ipynb #804e3425
+# %% ../nbs/12_model.ipynb #e998a786
 class NvNet(nn.Module):
     "Myronenko's encoder-decoder with VAE regularisation (BraTS 2018); see the table above for what it returns."
     def __init__(self, in_channels:int=4, out_channels:int=3, init_filters:int=32, input_shape=(160, 192, 128),
@@ -102,14 +102,14 @@ class NvNet(nn.Module):
             x = maybe_checkpoint(self.decode_level, i, x, skip, enabled=self.checkpoint)
         return torch.sigmoid(x.float())
 
-    def forward(self, x:Tensor) -> Tensor | NvNetOutput:
+    def forward(self, x:Tensor) -> NvNetOutput:
         self.check_input(x)
         w = self.init_conv.weight
         if w.is_contiguous(memory_format=torch.channels_last_3d) and not w.is_contiguous():
             x = x.contiguous(memory_format=torch.channels_last_3d)
         feats = self.encode(x)
         seg = self.decode(feats)
-        if not (self.vae and self.training): return seg
+        if not (self.vae and self.training): return NvNetOutput(seg)
         h, mu, sigma = self.vd_resampling(feats[-1])
         return NvNetOutput(seg, self.vae_decoder(h), mu, sigma)
 
