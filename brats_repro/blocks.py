@@ -49,14 +49,16 @@ def conv1(in_ch:int, out_ch:int) -> nn.Conv3d:
     "1×1×1 convolution with bias."
     return nn.Conv3d(in_ch, out_ch, kernel_size=1)
 
-# %% ../nbs/10_blocks.ipynb #aab16e24
+# %% ../nbs/10_blocks.ipynb #b0c0ee9e
 class EncoderBlock(nn.Module):
     "Pre-activation residual block: GN → act → Conv3 → GN → act → Conv3, plus the (projected) input."
     def __init__(self, in_ch:int, out_ch:int|None=None, num_groups:int=8, activation:str='relu', checkpoint:bool=False):
         super().__init__()
         out_ch = out_ch or in_ch
-        self.norm1, self.act1, self.conv1 = make_norm(in_ch, num_groups), make_activation(activation), conv3(in_ch, out_ch)
-        self.norm2, self.act2, self.conv2 = make_norm(out_ch, num_groups), make_activation(activation), conv3(out_ch, out_ch)
+        self.norm1, self.act1 = make_norm(in_ch, num_groups), make_activation(activation)
+        self.conv1 = conv3(in_ch, out_ch)
+        self.norm2, self.act2 = make_norm(out_ch, num_groups), make_activation(activation)
+        self.conv2 = conv3(out_ch, out_ch)
         self.shortcut = nn.Identity() if in_ch == out_ch else conv1(in_ch, out_ch)
         self.checkpoint = checkpoint   # checkpoint each half separately (used at full resolution, see 12_model)
 

@@ -139,7 +139,7 @@ def _coerce(value, tp, name:str):
     try: return _SCALARS[tp](value)
     except (TypeError, ValueError): raise bad from None
 
-# %% ../nbs/21_config.ipynb #3c25c30b
+# %% ../nbs/21_config.ipynb #0f776f7d
 _AMP = (None, "auto", "bf16", "fp16")
 
 def _checks(cfg:TrainConfig) -> list[tuple[bool, str]]:
@@ -148,7 +148,8 @@ def _checks(cfg:TrainConfig) -> list[tuple[bool, str]]:
     return [
         (cfg.epochs >= 1, f"epochs={cfg.epochs}: must be >= 1"), (cfg.lr > 0, f"lr={cfg.lr}: must be > 0"),
         (cfg.dice_smooth >= 0, f"dice_smooth={cfg.dice_smooth}: must be >= 0"),
-        (cfg.w_bce >= 0, f"w_bce={cfg.w_bce}: must be >= 0"), (cfg.lr_power >= 0, f"lr_power={cfg.lr_power}: must be >= 0"),
+        (cfg.w_bce >= 0, f"w_bce={cfg.w_bce}: must be >= 0"),
+        (cfg.lr_power >= 0, f"lr_power={cfg.lr_power}: must be >= 0"),
         (cfg.weight_decay >= 0, f"weight_decay={cfg.weight_decay}: must be >= 0"),
         (cfg.weight_decay_on in ("conv", "all", "none"),
          f"weight_decay_on={cfg.weight_decay_on!r}: 'conv', 'all' or 'none'"),

@@ -20,7 +20,7 @@ from .infer import predict_folder
 # %% auto #0
 __all__ = ['DemoData', 'make_demo_data', 'prepare_out_dir', 'summary_of', 'draw_predictions', 'run_demo']
 
-# %% ../nbs/30_demo.ipynb #62a07c7d
+# %% ../nbs/30_demo.ipynb #27b4a6c8
 @dataclass
 class DemoData:
     "What the demo synthesises: numbers of training and held-out test cases, volume shape, seed and naming."
@@ -35,7 +35,7 @@ def _stamp_matches(folder:Path, spec:DemoData) -> bool:
     return stamp.is_file() and json.loads(stamp.read_text()) == json.loads(json.dumps(asdict(spec)))
 
 def make_demo_data(data_dir, spec:DemoData=DemoData(), workers:int=2, progress:bool=True) -> tuple[Path, Path, Path]:
-    "Synthesise (or reuse) the training and test folders and pack the training cases: `(train_dir, test_dir, train_h5)`."
+    "Synthesise (or reuse) the training and test folders, pack the training cases: `(train_dir, test_dir, train_h5)`."
     data_dir = Path(data_dir)
     if data_dir.exists() and not data_dir.is_dir(): raise BratsError(f"demo data folder {data_dir} is a file")
     train_dir, test_dir, h5 = data_dir / "train", data_dir / "test", data_dir / "train.h5"
@@ -87,10 +87,10 @@ def draw_predictions(test_dir, pred_dir, out_dir, n:int=3) -> list[Path]:
         fig.savefig(paths[-1], dpi=80, bbox_inches="tight"); plt.close(fig)
     return paths
 
-# %% ../nbs/30_demo.ipynb #0490161f
+# %% ../nbs/30_demo.ipynb #bb4eed0a
 def run_demo(out_dir="demo_out", data_dir="data/demo", minutes:float|None=None, seed:int=0,
              data:DemoData|None=None, config:TrainConfig|None=None, tta:bool=True, progress:bool=True) -> dict:
-    "Synthesise, pack, train, predict (8-flip TTA unless `tta=False`) and evaluate; write metrics, curves, pictures and `summary.json` to `out_dir`."
+    "Synthesise, pack, train, predict (8-flip TTA unless `tta=False`) and evaluate; write the results to `out_dir`."
     t0 = time.time()
     data = data or DemoData(seed=seed)
     config = config or TrainConfig.preset("demo", seed=seed)
@@ -99,7 +99,7 @@ def run_demo(out_dir="demo_out", data_dir="data/demo", minutes:float|None=None, 
     _, test_dir, h5 = make_demo_data(data_dir, data, progress=progress)
     run_dir = out / "run"
     train(h5, run_dir, config, progress=progress)
-    ckpt = run_dir / "last.pt"   # the final model, as in the paper (best.pt, chosen on a few validation cases, stays in run/)
+    ckpt = run_dir / "last.pt"   # the final model, as in the paper (best.pt, chosen on few cases, stays in run/)
     predict_folder(ckpt, test_dir, out / "pred", tta=tta, progress=progress)
     rows = evaluate_folder(out / "pred", test_dir, progress=progress)
     write_metrics_csv(rows, out / "metrics.csv")

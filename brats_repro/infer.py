@@ -163,7 +163,7 @@ def write_labels(labels:np.ndarray, # the label map
     with atomic_output(path, suffix=".tmp.nii.gz") as tmp: nib.save(img, tmp)
     return path
 
-# %% ../nbs/24_infer.ipynb #63ebe232
+# %% ../nbs/24_infer.ipynb #ba5957c7
 def _load_model(ckpt, device) -> nn.Module:
     "The network to predict with: `ckpt` as a model, or loaded from a checkpoint file; checked for 4 inputs, 3 outputs."
     if isinstance(ckpt, nn.Module): model = ckpt.to(device)
@@ -206,7 +206,7 @@ def predict_folder(ckpt, # a checkpoint file written by `train`, or a model
                                                   weighting=weighting, amp=amp)
         except torch.OutOfMemoryError as e:
             raise BratsError(f"case {case.subject_id}: out of memory predicting the whole volume; "
-                             f"use a sliding window (e.g. window=(128, 128, 128))") from e
+                             "use a sliding window (window=(128, 128, 128), or --window 128,128,128)") from e
         path = out_dir / f"{case.subject_id}.nii.gz"
         try: written.append(write_labels(labels, affine, header, path))
         except OSError as e: raise BratsError(f"{path}: cannot write the prediction ({e.strerror or e})") from None

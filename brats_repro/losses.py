@@ -13,7 +13,7 @@ from .model import NvNetOutput
 # %% auto #0
 __all__ = ['dice_per_channel', 'soft_dice_loss', 'bce_loss', 'l2_loss', 'kl_loss', 'NvNetLoss']
 
-# %% ../nbs/13_losses.ipynb #ae0d0891
+# %% ../nbs/13_losses.ipynb #3e574b5b
 def _check_same_shape(a:torch.Tensor, b:torch.Tensor, what:str) -> None:
     "Raise `BratsError` if two tensors that must align differ in shape."
     if a.shape != b.shape:
@@ -21,7 +21,8 @@ def _check_same_shape(a:torch.Tensor, b:torch.Tensor, what:str) -> None:
 
 def _as_float(x:torch.Tensor, like:torch.Tensor|None=None) -> torch.Tensor:
     "`x` as float32, or float64 if it (or `like`) already is float64: never less than float32."
-    dt = torch.float64 if (x.dtype == torch.float64 or (like is not None and like.dtype == torch.float64)) else torch.float32
+    wide = x.dtype == torch.float64 or (like is not None and like.dtype == torch.float64)
+    dt = torch.float64 if wide else torch.float32
     return x.to(dt)
 
 # %% ../nbs/13_losses.ipynb #50183926
@@ -66,13 +67,13 @@ def l2_loss(recon:torch.Tensor, # the VAE's reconstruction
     with float32_region(recon):
         return F.mse_loss(_as_float(recon), _as_float(image, recon))
 
-# %% ../nbs/13_losses.ipynb #9b5deb63
+# %% ../nbs/13_losses.ipynb #a2b01857
 def kl_loss(mu:torch.Tensor, # latent means [B, L]
             sigma:torch.Tensor|None=None, # latent standard deviations [B, L] (or give `logvar`)
             n_voxels:int=1, # N of the paper's 1/N: voxels × channels of the input
             logvar:torch.Tensor|None=None, # log-variances instead of `sigma`
            ) -> torch.Tensor:
-    "Paper's KL term `(1/N) Σ(μ² + σ² − log σ² − 1)` per case (sum over latent dims), averaged over the batch."
+    "Paper's KL term `(1/N) Σ(μ² + σ² − log σ² − 1)` per case (sum over latent dims), batch mean."
     if (sigma is None) == (logvar is None): raise BratsError("kl_loss: give exactly one of sigma and logvar")
     spread = sigma if logvar is None else logvar
     _check_same_shape(mu, spread, "KL loss (mu vs " + ("sigma" if logvar is None else "logvar") + ")")

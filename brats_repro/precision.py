@@ -56,7 +56,7 @@ def cpu_bf16_check() -> tuple[bool, str]:
     return speedup >= BF16_MIN_SPEEDUP, (f"CPU capability {cap}, bf16 conv3d step {speedup:.2f}x the speed of "
                                          f"float32 (needs {BF16_MIN_SPEEDUP}x): {verdict}")
 
-# %% ../nbs/22_precision.ipynb #1ff61228
+# %% ../nbs/22_precision.ipynb #1aa44fa2
 class Precision(NamedTuple):
     "The autocast dtype (None: float32), whether to use the `channels_last_3d` layout, and why."
     dtype: torch.dtype | None
@@ -86,4 +86,5 @@ def choose_precision(amp:str|torch.dtype|None="auto", # 'auto', 'bf16', 'fp16', 
     elif amp in _DTYPES: dtype, why = _DTYPES[amp], f"amp={amp!r}: as asked"
     else: raise BratsError(f"amp={amp!r}: one of 'auto', 'bf16', 'fp16', None")
     if channels_last is None: channels_last = device_type == "cpu" and dtype == torch.bfloat16
-    return Precision(dtype, bool(channels_last), f"precision: {why}; channels_last_3d {'on' if channels_last else 'off'}")
+    layout = f"channels_last_3d {'on' if channels_last else 'off'}"
+    return Precision(dtype, bool(channels_last), f"precision: {why}; {layout}")
