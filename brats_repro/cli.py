@@ -29,46 +29,59 @@ def parse_setting(text:str, # `key=value`
     if not sep or not key: raise argparse.ArgumentTypeError(f"expected key=value, got {text!r}")
     return key.strip().replace("-", "_"), value.strip()
 
-# %% ../nbs/31_cli.ipynb #115f2500
-def cmd_synth(a):
+# %% ../nbs/31_cli.ipynb #196ae654
+def cmd_synth(a:argparse.Namespace, # the parsed command line
+             ):
+    "`brats_repro synth`."
     from brats_repro.synth import synth_dataset
     dirs = synth_dataset(a.out_dir, a.n_cases, seed=a.seed, shape=a.shape, naming=a.naming, workers=a.workers)
     print(f"wrote {len(dirs)} synthetic cases ({a.naming} naming, shape {a.shape}) to {a.out_dir}")
 
-def cmd_pack(a):
+def cmd_pack(a:argparse.Namespace, # the parsed command line
+            ):
+    "`brats_repro pack`."
     from brats_repro.h5 import pack_dataset
     report = pack_dataset(a.data_dir, a.out, workers=a.workers, skip_bad=a.skip_bad)
     print(f"packed {len(report.packed)} cases into {a.out}")
     for case, reason in report.skipped: print(f"skipped {case}: {reason}")
 
-# %% ../nbs/31_cli.ipynb #856b78e0
-def train_config_from_args(a):
+# %% ../nbs/31_cli.ipynb #f05bf23f
+def train_config_from_args(a:argparse.Namespace, # the parsed `train` command line
+                          ):
     "The `TrainConfig` a `train` command line asks for: the preset, then the flags, then `--set` pairs."
     from brats_repro.config import TrainConfig, config_overrides
     overrides = config_overrides(a) | dict(a.set or [])
     if a.resume and a.config is None and not overrides: return None  # continue with the checkpoint's own config
     return TrainConfig.preset(a.config or "paper").update(**overrides)
 
-def cmd_train(a):
+def cmd_train(a:argparse.Namespace, # the parsed command line
+             ):
+    "`brats_repro train`."
     from brats_repro.train import train
     history = train(a.data, a.out, train_config_from_args(a), resume=a.resume)
     if history: print(f"trained {len(history)} epochs; checkpoints and curves in {a.out}")
 
-# %% ../nbs/31_cli.ipynb #c40a41d9
-def cmd_predict(a):
+# %% ../nbs/31_cli.ipynb #f247744a
+def cmd_predict(a:argparse.Namespace, # the parsed command line
+               ):
+    "`brats_repro predict`."
     from brats_repro.infer import predict_folder
     paths = predict_folder(a.ckpt, a.data_dir, a.out_dir, tta=a.tta, window=a.window,
                            amp=None if a.amp == "none" else a.amp)
     print(f"wrote {len(paths)} predictions to {a.out_dir}")
 
-def cmd_evaluate(a):
+def cmd_evaluate(a:argparse.Namespace, # the parsed command line
+                ):
+    "`brats_repro evaluate`."
     from brats_repro.metrics import evaluate_folder, write_metrics_csv, format_table
     rows = evaluate_folder(a.pred_dir, a.gt_dir)
     write_metrics_csv(rows, a.out)
     print(format_table(rows))
     print(f"wrote {a.out}")
 
-def cmd_demo(a):
+def cmd_demo(a:argparse.Namespace, # the parsed command line
+            ):
+    "`brats_repro demo`."
     from brats_repro.demo import run_demo
     summary = run_demo(out_dir=a.out, data_dir=a.data_dir, minutes=a.minutes, seed=a.seed, tta=a.tta)
     print(json.dumps(summary, indent=1))

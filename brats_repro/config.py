@@ -139,7 +139,7 @@ def _coerce(value, tp, name:str):
     try: return _SCALARS[tp](value)
     except (TypeError, ValueError): raise bad from None
 
-# %% ../nbs/21_config.ipynb #0f776f7d
+# %% ../nbs/21_config.ipynb #85cefba1
 _AMP = (None, "auto", "bf16", "fp16")
 
 def _checks(cfg:TrainConfig) -> list[tuple[bool, str]]:

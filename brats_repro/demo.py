@@ -20,7 +20,7 @@ from .infer import predict_folder
 # %% auto #0
 __all__ = ['DemoData', 'make_demo_data', 'prepare_out_dir', 'summary_of', 'draw_predictions', 'run_demo']
 
-# %% ../nbs/30_demo.ipynb #27b4a6c8
+# %% ../nbs/30_demo.ipynb #171d7879
 @dataclass
 class DemoData:
     "What the demo synthesises: numbers of training and held-out test cases, volume shape, seed and naming."
@@ -87,7 +87,7 @@ def draw_predictions(test_dir, pred_dir, out_dir, n:int=3) -> list[Path]:
         fig.savefig(paths[-1], dpi=80, bbox_inches="tight"); plt.close(fig)
     return paths
 
-# %% ../nbs/30_demo.ipynb #bb4eed0a
+# %% ../nbs/30_demo.ipynb #3a89e24b
 def run_demo(out_dir="demo_out", data_dir="data/demo", minutes:float|None=None, seed:int=0,
              data:DemoData|None=None, config:TrainConfig|None=None, tta:bool=True, progress:bool=True) -> dict:
     "Synthesise, pack, train, predict (8-flip TTA unless `tta=False`) and evaluate; write the results to `out_dir`."

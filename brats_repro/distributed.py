@@ -13,14 +13,14 @@ from .brats import BratsError
 # %% auto #0
 __all__ = ['DistInfo', 'dist_env', 'setup_distributed', 'teardown_distributed', 'resolve_device', 'any_process']
 
-# %% ../nbs/25_distributed.ipynb #f04ce817
+# %% ../nbs/25_distributed.ipynb #0610b674
 @dataclass
 class DistInfo:
     "Where this process sits in a (possibly one-process) distributed run."
-    world_size: int = 1
-    rank: int = 0
-    local_rank: int = 0
-    initialised_here: bool = False
+    world_size: int = 1              # number of processes
+    rank: int = 0                    # this process, 0 .. world_size - 1
+    local_rank: int = 0              # this process on its machine (its GPU)
+    initialised_here: bool = False   # whether `setup_distributed` started the process group
     @property
     def enabled(self) -> bool: return self.world_size > 1
     @property

@@ -53,14 +53,14 @@ def prepare_case(case:Case, # a case found by `data.scan_cases`
                 et_label=case.et_label, source=str(case.folder))
     return dict(image=image, label=label, meta=meta)
 
-# %% ../nbs/04_h5.ipynb #06adb944
+# %% ../nbs/04_h5.ipynb #25096f79
 @dataclass
 class PackReport:
     "What `pack_dataset` did: the file, the packed subject ids, and `(case, reason)` for skipped cases."
-    out_path: Path
-    packed: list = field(default_factory=list)
-    skipped: list = field(default_factory=list)
-    seconds: float = 0.0
+    out_path: Path                               # the packed file
+    packed: list = field(default_factory=list)   # subject ids written
+    skipped: list = field(default_factory=list)  # `(case, reason)` of the cases left out
+    seconds: float = 0.0                         # wall-clock time
 
     def __str__(self):
         s = f"packed {len(self.packed)} cases into {self.out_path} in {self.seconds:.1f} s"

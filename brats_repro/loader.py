@@ -101,13 +101,13 @@ def regions_into(out:np.ndarray, # the target [3, *size], written in place
         np.copyto(o[:, x:x + _SLAB], labels_to_regions(box[x:x + _SLAB], et_label))
     return out
 
-# %% ../nbs/05_loader.ipynb #1130979b
+# %% ../nbs/05_loader.ipynb #91ecc66b
 @dataclass
 class Augment:
     "The paper's augmentation: per channel `x·U(1±scale) + U(±shift)`, mirror each axis with `flip_p`."
-    shift: float = 0.1
-    scale: float = 0.1
-    flip_p: float = 0.5
+    shift: float = 0.1    # half-width of the uniform intensity shift (in standard deviations)
+    scale: float = 0.1    # half-width of the uniform intensity scale around 1
+    flip_p: float = 0.5   # probability of mirroring each axis
 
     def draw(self, rng:np.random.Generator, # the item's random stream
              channels:int=4, # image channels
@@ -287,8 +287,9 @@ class SlotPool:
         self.flags[slot.k] = 0
         return tuple(out)
 
-# %% ../nbs/05_loader.ipynb #b21421a6
-def collate(batch):
+# %% ../nbs/05_loader.ipynb #6980b0ad
+def collate(batch, # the items of one batch
+           ):
     "`default_collate`, except that a batch of one is the item with a batch axis (a view: no copy) or a pool slot."
     if len(batch) == 1:
         b = batch[0]

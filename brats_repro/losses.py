@@ -13,7 +13,7 @@ from .model import NvNetOutput
 # %% auto #0
 __all__ = ['dice_per_channel', 'soft_dice_loss', 'bce_loss', 'l2_loss', 'kl_loss', 'NvNetLoss']
 
-# %% ../nbs/13_losses.ipynb #3e574b5b
+# %% ../nbs/13_losses.ipynb #2aa4d230
 def _check_same_shape(a:torch.Tensor, b:torch.Tensor, what:str) -> None:
     "Raise `BratsError` if two tensors that must align differ in shape."
     if a.shape != b.shape:
@@ -67,7 +67,7 @@ def l2_loss(recon:torch.Tensor, # the VAE's reconstruction
     with float32_region(recon):
         return F.mse_loss(_as_float(recon), _as_float(image, recon))
 
-# %% ../nbs/13_losses.ipynb #a2b01857
+# %% ../nbs/13_losses.ipynb #58e82950
 def kl_loss(mu:torch.Tensor, # latent means [B, L]
             sigma:torch.Tensor|None=None, # latent standard deviations [B, L] (or give `logvar`)
             n_voxels:int=1, # N of the paper's 1/N: voxels × channels of the input

@@ -18,22 +18,25 @@ __all__ = ['HD95_EMPTY', 'METRIC_COLUMNS', 'COLUMNS', 'SUMMARY_STATS', 'dice_sco
            'evaluate_case', 'region_dice', 'find_predictions', 'find_segs', 'ground_truth', 'read_labels',
            'evaluate_folder', 'summarise', 'metrics_csv_text', 'write_metrics_csv', 'format_table']
 
-# %% ../nbs/20_metrics.ipynb #451d2f3d
-def dice_score(pred:np.ndarray, gt:np.ndarray) -> float:
+# %% ../nbs/20_metrics.ipynb #e565d728
+def dice_score(pred:np.ndarray, # predicted mask
+               gt:np.ndarray, # true mask
+              ) -> float:
     "Dice overlap of two boolean masks; both empty → 1.0 (BraTS rule)."
     pred, gt = np.asarray(pred, bool), np.asarray(gt, bool)
     if pred.shape != gt.shape: raise BratsError(f"dice_score: shapes differ, {pred.shape} vs {gt.shape}")
     total = int(pred.sum()) + int(gt.sum())
     return 1.0 if total == 0 else 2.0 * int((pred & gt).sum()) / total
 
-# %% ../nbs/20_metrics.ipynb #4c6d3349
+# %% ../nbs/20_metrics.ipynb #14ef4df4
 def _bbox(mask:np.ndarray, margin:int=1) -> tuple[slice, ...]:
     "Slices of the bounding box of the True voxels of `mask`, grown by `margin` and clipped to the array."
     idx = np.nonzero(mask)
     return tuple(slice(max(int(i.min()) - margin, 0), min(int(i.max()) + 1 + margin, n))
                  for i, n in zip(idx, mask.shape))
 
-def surface(mask:np.ndarray) -> np.ndarray:
+def surface(mask:np.ndarray, # a boolean mask
+           ) -> np.ndarray:
     "Boolean surface of a mask: its voxels with a face-neighbour outside the mask (array edges count as outside)."
     mask = np.asarray(mask, bool)
     cross = ndimage.generate_binary_structure(mask.ndim, 1)
@@ -45,7 +48,10 @@ def _spacing(spacing, ndim:int) -> tuple[float, ...]:
     if len(sp) != ndim or min(sp) <= 0: raise BratsError(f"spacing {spacing} does not fit a {ndim}-d mask")
     return sp
 
-def surface_distances(pred:np.ndarray, gt:np.ndarray, spacing=None) -> tuple[np.ndarray, np.ndarray]:
+def surface_distances(pred:np.ndarray, # predicted mask (non-empty)
+                      gt:np.ndarray, # true mask (non-empty)
+                      spacing=None, # voxel size in mm (default 1 mm)
+                     ) -> tuple[np.ndarray, np.ndarray]:
     "Distances in mm from each surface voxel of `pred` to the surface of `gt`, and back (both non-empty)."
     pred, gt = np.asarray(pred, bool), np.asarray(gt, bool)
     if pred.shape != gt.shape: raise BratsError(f"surface_distances: shapes differ, {pred.shape} vs {gt.shape}")
@@ -57,10 +63,14 @@ def surface_distances(pred:np.ndarray, gt:np.ndarray, spacing=None) -> tuple[np.
     d_gt_to_pred = ndimage.distance_transform_edt(~sp_pred, sampling=sp)[sp_gt]
     return d_pred_to_gt, d_gt_to_pred
 
-# %% ../nbs/20_metrics.ipynb #aa8cab30
+# %% ../nbs/20_metrics.ipynb #e79d35a8
 HD95_EMPTY = 373.13  # mm: BraTS penalty when exactly one mask is empty (diagonal of 240×240×155 mm)
 
-def hd95(pred:np.ndarray, gt:np.ndarray, spacing=(1.0, 1.0, 1.0), variant:str="max") -> float:
+def hd95(pred:np.ndarray, # predicted mask
+         gt:np.ndarray, # true mask
+         spacing=(1.0, 1.0, 1.0), # voxel size in mm
+         variant:str="max", # 'max' of the two directed 95th percentiles, or 'pooled'
+        ) -> float:
     "95th-percentile Hausdorff distance in mm, 'max' (MedPy/BraTS, default) or 'pooled'; empty: 0 / 373.13."
     if variant not in ("max", "pooled"): raise BratsError(f"hd95: unknown variant {variant!r} (use 'max' or 'pooled')")
     pred, gt = np.asarray(pred, bool), np.asarray(gt, bool)
@@ -72,11 +82,15 @@ def hd95(pred:np.ndarray, gt:np.ndarray, spacing=(1.0, 1.0, 1.0), variant:str="m
     if variant == "pooled": return float(np.percentile(np.concatenate([d_pg, d_gp]), 95))
     return float(max(np.percentile(d_pg, 95), np.percentile(d_gp, 95)))
 
-# %% ../nbs/20_metrics.ipynb #f1783ddd
+# %% ../nbs/20_metrics.ipynb #c5b6bc78
 METRIC_COLUMNS = ("dice_ET", "dice_TC", "dice_WT", "hd95_ET", "hd95_TC", "hd95_WT")
 COLUMNS = ("subject",) + METRIC_COLUMNS
 
-def evaluate_case(pred_labels:np.ndarray, gt_labels:np.ndarray, spacing=(1.0, 1.0, 1.0), et_label:int=4) -> dict:
+def evaluate_case(pred_labels:np.ndarray, # predicted BraTS label map
+                  gt_labels:np.ndarray, # true label map
+                  spacing=(1.0, 1.0, 1.0), # voxel size in mm
+                  et_label:int=4, # the enhancing-tumour label (4, or 3 from 2023 on)
+                 ) -> dict:
     "Dice and HD95 (mm, 'max' variant) of ET, TC and WT for a predicted and a true BraTS label map."
     pred_labels, gt_labels = np.asarray(pred_labels), np.asarray(gt_labels)
     if pred_labels.shape != gt_labels.shape:
@@ -87,8 +101,11 @@ def evaluate_case(pred_labels:np.ndarray, gt_labels:np.ndarray, spacing=(1.0, 1.
     for i, r in enumerate(REGIONS): out[f"hd95_{r}"] = hd95(pr[i], gt[i], spacing)
     return {k: out[k] for k in METRIC_COLUMNS}
 
-# %% ../nbs/20_metrics.ipynb #ddb68cba
-def region_dice(pred, target, threshold:float=0.5) -> dict:
+# %% ../nbs/20_metrics.ipynb #6c21e92e
+def region_dice(pred, # [3, ...] or [B, 3, X, Y, Z] probabilities or masks (NumPy or torch)
+                target, # the same shape, 0/1 or boolean
+                threshold:float=0.5, # probabilities above it count as the region
+               ) -> dict:
     "Hard Dice of WT, TC, ET from probabilities or masks `[3, ...]` (or `[B, 3, X, Y, Z]`, averaged over cases)."
     if tuple(pred.shape) != tuple(target.shape):
         raise BratsError(f"region_dice: shapes differ, {tuple(pred.shape)} vs {tuple(target.shape)}")
@@ -104,7 +121,7 @@ def region_dice(pred, target, threshold:float=0.5) -> dict:
     dice = np.where(total == 0, 1.0, 2 * inter / np.maximum(total, 1))
     return {r: float(dice[:, i].mean()) for i, r in enumerate(REGIONS)}
 
-# %% ../nbs/20_metrics.ipynb #d4f91f44
+# %% ../nbs/20_metrics.ipynb #39df9f78
 def _fmt_list(items, n:int=5) -> str:
     "The first `n` items, comma-separated, with a count of the rest."
     items = sorted(items)
@@ -116,7 +133,8 @@ def _nii_stem(p:Path) -> str|None:
         if p.name.endswith(ext) and not p.name.startswith("."): return p.name[: -len(ext)]
     return None
 
-def find_predictions(pred_dir) -> dict[str, Path]:
+def find_predictions(pred_dir, # folder of `<subject_id>.nii.gz` files
+                    ) -> dict[str, Path]:
     "`{subject_id: path}` for the `<subject_id>.nii.gz` / `.nii` files directly in `pred_dir`."
     pred_dir = Path(pred_dir)
     if not pred_dir.is_dir(): raise BratsError(f"{pred_dir}: prediction folder not found")
@@ -129,8 +147,9 @@ def find_predictions(pred_dir) -> dict[str, Path]:
     if not preds: raise BratsError(f"{pred_dir}: no predictions found (expected <subject_id>.nii.gz files)")
     return preds
 
-# %% ../nbs/20_metrics.ipynb #7a31a939
-def find_segs(gt_dir) -> dict[str, tuple[Path, int]]:
+# %% ../nbs/20_metrics.ipynb #9ca6d12b
+def find_segs(gt_dir, # a BraTS folder (any release, any nesting)
+             ) -> dict[str, tuple[Path, int]]:
     "`{subject_id: (seg_path, et_label)}` for every BraTS seg file under `gt_dir` (any release, any nesting)."
     gt_dir = Path(gt_dir)
     if not gt_dir.is_dir(): raise BratsError(f"{gt_dir}: ground-truth folder not found")
@@ -143,7 +162,8 @@ def find_segs(gt_dir) -> dict[str, tuple[Path, int]]:
         segs[sid] = (p, NAMINGS[naming].et_label)
     return segs
 
-def ground_truth(gt_dir) -> dict[str, tuple[Path, int]]:
+def ground_truth(gt_dir, # a BraTS folder with seg files
+                ) -> dict[str, tuple[Path, int]]:
     "`{subject_id: (seg_path, et_label)}` from `data.find_cases(require_seg=True)`, or seg files alone if it refuses."
     try:
         from brats_repro.data import find_cases
@@ -158,8 +178,10 @@ def ground_truth(gt_dir) -> dict[str, tuple[Path, int]]:
     if segs: return segs
     raise err or BratsError(f"{gt_dir}: no ground-truth seg files found")
 
-# %% ../nbs/20_metrics.ipynb #524f0a02
-def read_labels(path, what:str="file") -> tuple[np.ndarray, tuple[float, ...]]:
+# %% ../nbs/20_metrics.ipynb #3327d37c
+def read_labels(path, # a NIfTI label map
+                what:str="file", # what the file is, for error messages
+               ) -> tuple[np.ndarray, tuple[float, ...]]:
     "`(labels as uint8 [X,Y,Z], spacing in mm)` from a NIfTI label map; `BratsError` naming the file if unusable."
     path = Path(path)
     try:
@@ -184,8 +206,12 @@ def _header_shape(path, what:str) -> tuple[int, ...]:
     while len(shape) > 3 and shape[-1] == 1: shape = shape[:-1]
     return tuple(shape)
 
-# %% ../nbs/20_metrics.ipynb #118ecdac
-def evaluate_folder(pred_dir, gt_dir, progress:bool=True, missing:str="error") -> list[dict]:
+# %% ../nbs/20_metrics.ipynb #eb2e0dfc
+def evaluate_folder(pred_dir, # folder of `<subject_id>.nii.gz` predictions
+                    gt_dir, # BraTS folder with the ground truth
+                    progress:bool=True, # show a progress bar
+                    missing:str="error", # a case without prediction: 'error', 'empty' (scored as empty) or 'skip'
+                   ) -> list[dict]:
     "One row per case (`subject` + Dice/HD95 of ET, TC, WT) for `PRED_DIR/<subject>.nii.gz` against BraTS `GT_DIR`."
     if missing not in ("error", "empty", "skip"):
         raise BratsError(f"missing={missing!r}: use 'error', 'empty' or 'skip'")
@@ -216,10 +242,11 @@ def evaluate_folder(pred_dir, gt_dir, progress:bool=True, missing:str="error") -
         rows.append({"subject": sid, **evaluate_case(pr, gt, spacing, et)})
     return rows
 
-# %% ../nbs/20_metrics.ipynb #a11af9e6
+# %% ../nbs/20_metrics.ipynb #56a0cf43
 SUMMARY_STATS = ("mean", "std", "median", "25quantile", "75quantile")
 
-def summarise(rows:list[dict]) -> list[dict]:
+def summarise(rows:list[dict], # per-case rows of `evaluate_folder`
+             ) -> list[dict]:
     "Summary rows (mean, std, median, 25quantile, 75quantile over cases) in the per-case rows' format."
     if not rows: raise BratsError("summarise: no cases to summarise")
     vals = np.array([[float(r[c]) for c in METRIC_COLUMNS] for r in rows])
@@ -227,8 +254,10 @@ def summarise(rows:list[dict]) -> list[dict]:
              "25quantile": np.percentile(vals, 25, axis=0), "75quantile": np.percentile(vals, 75, axis=0)}
     return [{"subject": s, **dict(zip(METRIC_COLUMNS, map(float, stats[s])))} for s in SUMMARY_STATS]
 
-# %% ../nbs/20_metrics.ipynb #72a50884
-def metrics_csv_text(rows:list[dict], summary:bool=True) -> str:
+# %% ../nbs/20_metrics.ipynb #e07d5e52
+def metrics_csv_text(rows:list[dict], # per-case rows
+                     summary:bool=True, # append the summary rows
+                    ) -> str:
     "CSV text: header, one line per case, then the summary rows (values with 6 decimals)."
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
@@ -237,15 +266,21 @@ def metrics_csv_text(rows:list[dict], summary:bool=True) -> str:
         w.writerow([r["subject"]] + [f"{float(r[c]):.6f}" for c in METRIC_COLUMNS])
     return buf.getvalue()
 
-def write_metrics_csv(rows:list[dict], path, summary:bool=True) -> Path:
+def write_metrics_csv(rows:list[dict], # per-case rows
+                      path, # the CSV file to write
+                      summary:bool=True, # append the summary rows
+                     ) -> Path:
     "Write the per-case rows (and summary rows) to `path` atomically (temp file + `os.replace`)."
     path = Path(path)
     text = metrics_csv_text(rows, summary)            # fails before anything is touched
     path.parent.mkdir(parents=True, exist_ok=True)
     return atomic_write_bytes(text.encode(), path)
 
-# %% ../nbs/20_metrics.ipynb #d47f7bbb
-def format_table(rows:list[dict], summary:bool=True, digits:int=4) -> str:
+# %% ../nbs/20_metrics.ipynb #1db05273
+def format_table(rows:list[dict], # per-case rows
+                 summary:bool=True, # add the summary rows under a rule
+                 digits:int=4, # decimals
+                ) -> str:
     "A fixed-width text table of the per-case rows, then (under a rule) the summary rows."
     def line(r): return f"{r['subject']:<{w}}" + "".join(f"{float(r[c]):>11.{digits}f}" for c in METRIC_COLUMNS)
     summ = summarise(rows) if summary else []

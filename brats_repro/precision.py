@@ -56,7 +56,7 @@ def cpu_bf16_check() -> tuple[bool, str]:
     return speedup >= BF16_MIN_SPEEDUP, (f"CPU capability {cap}, bf16 conv3d step {speedup:.2f}x the speed of "
                                          f"float32 (needs {BF16_MIN_SPEEDUP}x): {verdict}")
 
-# %% ../nbs/22_precision.ipynb #1aa44fa2
+# %% ../nbs/22_precision.ipynb #4a25ae95
 class Precision(NamedTuple):
     "The autocast dtype (None: float32), whether to use the `channels_last_3d` layout, and why."
     dtype: torch.dtype | None

@@ -66,7 +66,7 @@ def make_optimizer(model:nn.Module, # the network
     "Adam at `cfg.lr` with the paper's L2 regularisation applied as `param_groups` says."
     return torch.optim.Adam(param_groups(model, cfg.weight_decay, cfg.weight_decay_on), lr=cfg.lr)
 
-# %% ../nbs/26_train.ipynb #32929ea4
+# %% ../nbs/26_train.ipynb #237f5620
 def split_subjects(ids:list[str], # the subject ids of the packed file
                    val_fraction:float=0.1, # share held out (at least one subject when > 0)
                    seed:int=0, # the run's seed (stream 'split')
