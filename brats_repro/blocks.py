@@ -15,7 +15,7 @@ from .brats import BratsError
 __all__ = ['make_norm', 'make_activation', 'float32_region', 'maybe_checkpoint', 'conv3', 'conv1', 'EncoderBlock', 'DecoderBlock',
            'DownSampling', 'LinearUpSampling']
 
-# %% ../nbs/10_blocks.ipynb #16c36e62
+# %% ../nbs/10_blocks.ipynb #c8fa1a37
 def make_norm(channels:int, # channels to normalise
               num_groups:int=8, # groups (must divide `channels`)
              ) -> nn.GroupNorm:
@@ -31,14 +31,14 @@ def make_activation(name:str='relu', # 'relu' or 'elu'
     if name == "elu": return nn.ELU(inplace=True)
     raise BratsError(f"activation {name!r} is not supported: use 'relu' or 'elu'")
 
-# %% ../nbs/10_blocks.ipynb #c2e7b527
+# %% ../nbs/10_blocks.ipynb #71a7feea
 def float32_region(x:Tensor, # a tensor on the device whose autocast is switched off
                   ):
     "A context in which autocast is off on `x`'s device (a no-op on devices autocast does not know, e.g. meta)."
     if x.device.type in ("cpu", "cuda", "xpu", "mps"): return torch.autocast(x.device.type, enabled=False)
     return contextlib.nullcontext()
 
-# %% ../nbs/10_blocks.ipynb #f32b5461
+# %% ../nbs/10_blocks.ipynb #67229544
 def maybe_checkpoint(fn, # the function to run
                      *args, # its arguments
                      enabled:bool=False, # checkpoint (recompute in the backward pass) instead of storing
@@ -47,7 +47,7 @@ def maybe_checkpoint(fn, # the function to run
     if enabled and torch.is_grad_enabled(): return checkpoint(fn, *args, use_reentrant=False)
     return fn(*args)
 
-# %% ../nbs/10_blocks.ipynb #d747aeb3
+# %% ../nbs/10_blocks.ipynb #c8d144d1
 def conv3(in_ch:int, # input channels
           out_ch:int, # output channels
           stride:int=1, # 1 (same size) or 2 (halving)
@@ -61,7 +61,7 @@ def conv1(in_ch:int, # input channels
     "1×1×1 convolution with bias."
     return nn.Conv3d(in_ch, out_ch, kernel_size=1)
 
-# %% ../nbs/10_blocks.ipynb #562e15bd
+# %% ../nbs/10_blocks.ipynb #c41bbaed
 class EncoderBlock(nn.Module):
     "Pre-activation residual block: GN → act → Conv3 → GN → act → Conv3, plus the (projected) input."
     def __init__(self, in_ch:int, # input channels
@@ -90,7 +90,7 @@ class EncoderBlock(nn.Module):
 class DecoderBlock(EncoderBlock):
     "The same residual block, used at the decoder's width (`DeBlock`, `VBlock`)."
 
-# %% ../nbs/10_blocks.ipynb #cc8990cf
+# %% ../nbs/10_blocks.ipynb #7e35b40a
 class DownSampling(nn.Module):
     "Stride-2 3×3×3 convolution (channels ×2 by default), then optional Dropout3d."
     def __init__(self, in_ch:int, # input channels
@@ -103,7 +103,7 @@ class DownSampling(nn.Module):
 
     def forward(self, x:Tensor) -> Tensor: return self.dropout(self.conv(x))
 
-# %% ../nbs/10_blocks.ipynb #12db9940
+# %% ../nbs/10_blocks.ipynb #0d98135c
 class LinearUpSampling(nn.Module):
     "1×1×1 convolution (channels ÷2 by default), trilinear ×2, plus `skip` when given."
     def __init__(self, in_ch:int, # input channels

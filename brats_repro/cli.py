@@ -29,7 +29,7 @@ def parse_setting(text:str, # `key=value`
     if not sep or not key: raise argparse.ArgumentTypeError(f"expected key=value, got {text!r}")
     return key.strip().replace("-", "_"), value.strip()
 
-# %% ../nbs/31_cli.ipynb #196ae654
+# %% ../nbs/31_cli.ipynb #8c90d59b
 def cmd_synth(a:argparse.Namespace, # the parsed command line
              ):
     "`brats_repro synth`."
@@ -45,7 +45,7 @@ def cmd_pack(a:argparse.Namespace, # the parsed command line
     print(f"packed {len(report.packed)} cases into {a.out}")
     for case, reason in report.skipped: print(f"skipped {case}: {reason}")
 
-# %% ../nbs/31_cli.ipynb #f05bf23f
+# %% ../nbs/31_cli.ipynb #df7cd28b
 def train_config_from_args(a:argparse.Namespace, # the parsed `train` command line
                           ):
     "The `TrainConfig` a `train` command line asks for: the preset, then the flags, then `--set` pairs."
@@ -61,7 +61,7 @@ def cmd_train(a:argparse.Namespace, # the parsed command line
     history = train(a.data, a.out, train_config_from_args(a), resume=a.resume)
     if history: print(f"trained {len(history)} epochs; checkpoints and curves in {a.out}")
 
-# %% ../nbs/31_cli.ipynb #f247744a
+# %% ../nbs/31_cli.ipynb #8bddb241
 def cmd_predict(a:argparse.Namespace, # the parsed command line
                ):
     "`brats_repro predict`."

@@ -13,7 +13,7 @@ from .brats import BratsError
 # %% auto #0
 __all__ = ['DistInfo', 'dist_env', 'setup_distributed', 'teardown_distributed', 'resolve_device', 'any_process']
 
-# %% ../nbs/25_distributed.ipynb #0610b674
+# %% ../nbs/25_distributed.ipynb #190198b9
 @dataclass
 class DistInfo:
     "Where this process sits in a (possibly one-process) distributed run."

@@ -53,7 +53,7 @@ def prepare_case(case:Case, # a case found by `data.scan_cases`
                 et_label=case.et_label, source=str(case.folder))
     return dict(image=image, label=label, meta=meta)
 
-# %% ../nbs/04_h5.ipynb #25096f79
+# %% ../nbs/04_h5.ipynb #43007713
 @dataclass
 class PackReport:
     "What `pack_dataset` did: the file, the packed subject ids, and `(case, reason)` for skipped cases."

@@ -101,7 +101,7 @@ def regions_into(out:np.ndarray, # the target [3, *size], written in place
         np.copyto(o[:, x:x + _SLAB], labels_to_regions(box[x:x + _SLAB], et_label))
     return out
 
-# %% ../nbs/05_loader.ipynb #91ecc66b
+# %% ../nbs/05_loader.ipynb #7d22af61
 @dataclass
 class Augment:
     "The paper's augmentation: per channel `x·U(1±scale) + U(±shift)`, mirror each axis with `flip_p`."
@@ -287,7 +287,7 @@ class SlotPool:
         self.flags[slot.k] = 0
         return tuple(out)
 
-# %% ../nbs/05_loader.ipynb #6980b0ad
+# %% ../nbs/05_loader.ipynb #3a5f72d9
 def collate(batch, # the items of one batch
            ):
     "`default_collate`, except that a batch of one is the item with a batch axis (a view: no copy) or a pool slot."

@@ -18,7 +18,7 @@ __all__ = ['HD95_EMPTY', 'METRIC_COLUMNS', 'COLUMNS', 'SUMMARY_STATS', 'dice_sco
            'evaluate_case', 'region_dice', 'find_predictions', 'find_segs', 'ground_truth', 'read_labels',
            'evaluate_folder', 'summarise', 'metrics_csv_text', 'write_metrics_csv', 'format_table']
 
-# %% ../nbs/20_metrics.ipynb #e565d728
+# %% ../nbs/20_metrics.ipynb #1489cd28
 def dice_score(pred:np.ndarray, # predicted mask
                gt:np.ndarray, # true mask
               ) -> float:
@@ -28,7 +28,7 @@ def dice_score(pred:np.ndarray, # predicted mask
     total = int(pred.sum()) + int(gt.sum())
     return 1.0 if total == 0 else 2.0 * int((pred & gt).sum()) / total
 
-# %% ../nbs/20_metrics.ipynb #14ef4df4
+# %% ../nbs/20_metrics.ipynb #e2a60ea6
 def _bbox(mask:np.ndarray, margin:int=1) -> tuple[slice, ...]:
     "Slices of the bounding box of the True voxels of `mask`, grown by `margin` and clipped to the array."
     idx = np.nonzero(mask)
@@ -63,7 +63,7 @@ def surface_distances(pred:np.ndarray, # predicted mask (non-empty)
     d_gt_to_pred = ndimage.distance_transform_edt(~sp_pred, sampling=sp)[sp_gt]
     return d_pred_to_gt, d_gt_to_pred
 
-# %% ../nbs/20_metrics.ipynb #e79d35a8
+# %% ../nbs/20_metrics.ipynb #8d76882c
 HD95_EMPTY = 373.13  # mm: BraTS penalty when exactly one mask is empty (diagonal of 240×240×155 mm)
 
 def hd95(pred:np.ndarray, # predicted mask
@@ -82,7 +82,7 @@ def hd95(pred:np.ndarray, # predicted mask
     if variant == "pooled": return float(np.percentile(np.concatenate([d_pg, d_gp]), 95))
     return float(max(np.percentile(d_pg, 95), np.percentile(d_gp, 95)))
 
-# %% ../nbs/20_metrics.ipynb #c5b6bc78
+# %% ../nbs/20_metrics.ipynb #dec0af20
 METRIC_COLUMNS = ("dice_ET", "dice_TC", "dice_WT", "hd95_ET", "hd95_TC", "hd95_WT")
 COLUMNS = ("subject",) + METRIC_COLUMNS
 
@@ -101,7 +101,7 @@ def evaluate_case(pred_labels:np.ndarray, # predicted BraTS label map
     for i, r in enumerate(REGIONS): out[f"hd95_{r}"] = hd95(pr[i], gt[i], spacing)
     return {k: out[k] for k in METRIC_COLUMNS}
 
-# %% ../nbs/20_metrics.ipynb #6c21e92e
+# %% ../nbs/20_metrics.ipynb #f0a082bc
 def region_dice(pred, # [3, ...] or [B, 3, X, Y, Z] probabilities or masks (NumPy or torch)
                 target, # the same shape, 0/1 or boolean
                 threshold:float=0.5, # probabilities above it count as the region
@@ -121,7 +121,7 @@ def region_dice(pred, # [3, ...] or [B, 3, X, Y, Z] probabilities or masks (NumP
     dice = np.where(total == 0, 1.0, 2 * inter / np.maximum(total, 1))
     return {r: float(dice[:, i].mean()) for i, r in enumerate(REGIONS)}
 
-# %% ../nbs/20_metrics.ipynb #39df9f78
+# %% ../nbs/20_metrics.ipynb #91a55175
 def _fmt_list(items, n:int=5) -> str:
     "The first `n` items, comma-separated, with a count of the rest."
     items = sorted(items)
@@ -147,7 +147,7 @@ def find_predictions(pred_dir, # folder of `<subject_id>.nii.gz` files
     if not preds: raise BratsError(f"{pred_dir}: no predictions found (expected <subject_id>.nii.gz files)")
     return preds
 
-# %% ../nbs/20_metrics.ipynb #9ca6d12b
+# %% ../nbs/20_metrics.ipynb #a5c8046e
 def find_segs(gt_dir, # a BraTS folder (any release, any nesting)
              ) -> dict[str, tuple[Path, int]]:
     "`{subject_id: (seg_path, et_label)}` for every BraTS seg file under `gt_dir` (any release, any nesting)."
@@ -178,7 +178,7 @@ def ground_truth(gt_dir, # a BraTS folder with seg files
     if segs: return segs
     raise err or BratsError(f"{gt_dir}: no ground-truth seg files found")
 
-# %% ../nbs/20_metrics.ipynb #3327d37c
+# %% ../nbs/20_metrics.ipynb #1425b394
 def read_labels(path, # a NIfTI label map
                 what:str="file", # what the file is, for error messages
                ) -> tuple[np.ndarray, tuple[float, ...]]:
@@ -206,7 +206,7 @@ def _header_shape(path, what:str) -> tuple[int, ...]:
     while len(shape) > 3 and shape[-1] == 1: shape = shape[:-1]
     return tuple(shape)
 
-# %% ../nbs/20_metrics.ipynb #eb2e0dfc
+# %% ../nbs/20_metrics.ipynb #2cd8cd15
 def evaluate_folder(pred_dir, # folder of `<subject_id>.nii.gz` predictions
                     gt_dir, # BraTS folder with the ground truth
                     progress:bool=True, # show a progress bar
@@ -242,7 +242,7 @@ def evaluate_folder(pred_dir, # folder of `<subject_id>.nii.gz` predictions
         rows.append({"subject": sid, **evaluate_case(pr, gt, spacing, et)})
     return rows
 
-# %% ../nbs/20_metrics.ipynb #56a0cf43
+# %% ../nbs/20_metrics.ipynb #e882d3e6
 SUMMARY_STATS = ("mean", "std", "median", "25quantile", "75quantile")
 
 def summarise(rows:list[dict], # per-case rows of `evaluate_folder`
@@ -254,7 +254,7 @@ def summarise(rows:list[dict], # per-case rows of `evaluate_folder`
              "25quantile": np.percentile(vals, 25, axis=0), "75quantile": np.percentile(vals, 75, axis=0)}
     return [{"subject": s, **dict(zip(METRIC_COLUMNS, map(float, stats[s])))} for s in SUMMARY_STATS]
 
-# %% ../nbs/20_metrics.ipynb #e07d5e52
+# %% ../nbs/20_metrics.ipynb #3964b530
 def metrics_csv_text(rows:list[dict], # per-case rows
                      summary:bool=True, # append the summary rows
                     ) -> str:
@@ -276,7 +276,7 @@ def write_metrics_csv(rows:list[dict], # per-case rows
     path.parent.mkdir(parents=True, exist_ok=True)
     return atomic_write_bytes(text.encode(), path)
 
-# %% ../nbs/20_metrics.ipynb #1db05273
+# %% ../nbs/20_metrics.ipynb #19c113b6
 def format_table(rows:list[dict], # per-case rows
                  summary:bool=True, # add the summary rows under a rule
                  digits:int=4, # decimals

@@ -22,7 +22,7 @@ class NvNetOutput(NamedTuple):
     mu: Tensor|None = None      # [B, latent] latent mean
     sigma: Tensor|None = None   # [B, latent] latent standard deviation, > 0
 
-# %% ../nbs/12_model.ipynb #7c480690
+# %% ../nbs/12_model.ipynb #b0dc63b3
 class NvNet(nn.Module):
     "Myronenko's encoder-decoder with VAE regularisation (BraTS 2018); see the table above for what it returns."
     def __init__(self, in_channels:int=4, # input modalities
@@ -123,7 +123,7 @@ class NvNet(nn.Module):
         h, mu, sigma = self.vd_resampling(feats[-1])
         return NvNetOutput(seg, self.vae_decoder(h), mu, sigma)
 
-# %% ../nbs/12_model.ipynb #a9ac93f8
+# %% ../nbs/12_model.ipynb #c56d3598
 def stage_modules(model:NvNet, # the network
                  ) -> list[tuple[str, int, nn.Module]]:
     "(paper stage name, repeat, module whose output ends the stage), in Table 1's order."
@@ -159,7 +159,7 @@ def stage_table(config:dict|None=None, # NvNet arguments (default: the paper's)
     for h in hooks: h.remove()
     return [(name, n, "×".join(map(str, sizes[name]))) for name, n, _ in stage_modules(model)]
 
-# %% ../nbs/12_model.ipynb #b9adf9a6
+# %% ../nbs/12_model.ipynb #85768deb
 def count_parameters(model:NvNet, # the network
                     ) -> dict[str, int]:
     "Parameters of the whole model, of the segmentation network and of the VAE branch."

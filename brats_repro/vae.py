@@ -15,7 +15,7 @@ from .blocks import (make_norm, make_activation, conv1, conv3, DecoderBlock, Lin
 # %% auto #0
 __all__ = ['VDraw', 'code_shape', 'VD', 'VU', 'VDResampling', 'VAEDecoder']
 
-# %% ../nbs/11_vae.ipynb #769861ce
+# %% ../nbs/11_vae.ipynb #23a7ca51
 class VDraw(nn.Module):
     "Split `stats` [B, 2L] into μ and σ = softplus(raw) + min_sigma; return (z = μ + σ·ε, μ, σ) in float32."
     def __init__(self, latent:int=128, # dimensions of the latent Gaussian
@@ -33,7 +33,7 @@ class VDraw(nn.Module):
             z = mu + sigma * torch.randn_like(mu) if self.training else mu
         return z, mu, sigma
 
-# %% ../nbs/11_vae.ipynb #98a24bd3
+# %% ../nbs/11_vae.ipynb #47aa2399
 def code_shape(input_shape, # the crop size (3 sides, multiples of 16)
               ) -> tuple[int, int, int]:
     "Spatial size of the VAE's 16-channel code for a crop of `input_shape` (each side / 16)."
@@ -81,7 +81,7 @@ class VU(nn.Module):
         h = self.act(self.dense(z)).reshape(z.shape[0], *self.code)
         return self.up(h)
 
-# %% ../nbs/11_vae.ipynb #b5363485
+# %% ../nbs/11_vae.ipynb #36fbde26
 class VDResampling(nn.Module):
     "VD → VDraw → VU: encoder output [B,C,*s/8] to (features [B,C,*s/8], μ [B,L], σ [B,L])."
     def __init__(self, in_ch:int=256, # channels of the encoder's output
@@ -100,7 +100,7 @@ class VDResampling(nn.Module):
         z, mu, sigma = self.vdraw(self.vd(x))
         return self.vu(z.to(x.dtype)), mu, sigma
 
-# %% ../nbs/11_vae.ipynb #0b6614bb
+# %% ../nbs/11_vae.ipynb #8c3c97f8
 class VAEDecoder(nn.Module):
     "VUp/VBlock levels without skips, then VEnd (1×1×1 conv to `out_ch`, no activation); float32 output."
     def __init__(self, in_ch:int=256, # channels of the encoder's output
