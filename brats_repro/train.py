@@ -24,7 +24,7 @@ from .metrics import region_dice
 from .config import TrainConfig
 from .precision import Precision, choose_precision, autocast
 from .checkpoint import (rng_state, set_rng_state, atomic_torch_save, make_checkpoint, read_checkpoint,
-                                    load_model, unwrap, write_history, plot_history)
+                                    unwrap, write_history, plot_history)
 from .distributed import DistInfo, setup_distributed, teardown_distributed, resolve_device, any_process
 from .infer import predict_image
 
