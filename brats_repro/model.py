@@ -8,7 +8,8 @@ from typing import NamedTuple
 import torch
 from torch import nn, Tensor
 from .brats import BratsError
-from .blocks import EncoderBlock, DecoderBlock, DownSampling, LinearUpSampling, conv1, conv3, maybe_checkpoint
+from .blocks import (EncoderBlock, DecoderBlock, DownSampling, LinearUpSampling, conv1, conv3,
+                                maybe_checkpoint)
 from .vae import VDResampling, VAEDecoder
 
 # %% auto #0
