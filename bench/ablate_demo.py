@@ -19,7 +19,9 @@ from brats_repro.data import find_cases, load_case
 from brats_repro.demo import DemoData, make_demo_data, summary_of
 from brats_repro.infer import predict_folder
 from brats_repro.metrics import evaluate_folder
-from brats_repro.train import TrainConfig, train
+from brats_repro.config import TrainConfig
+from brats_repro.train import train
+from _common import markdown_table
 
 VARIANTS = {  # name: overrides of the current 'demo' preset (which is Dice without smoothing + BCE, 48³, 7×150)
     "first demo: 64³, 6×90 steps, smoothed Dice": dict(crop_size=(64, 64, 64), epochs=6, steps_per_epoch=90, w_bce=0.0, dice_smooth=1.0),
@@ -51,10 +53,9 @@ def score(ckpt, test_dir, pred_dir, kinds:dict, tta:bool) -> dict:
 
 def markdown_table(results:dict) -> str:
     "The results as a markdown table, one row per variant and prediction mode."
-    cols = ["dice_WT", "dice_TC", "dice_ET"] + [k for k in next(iter(results.values())) if k.startswith("TC ")] + ["steps", "train_min"]
-    lines = ["| variant | " + " | ".join(cols) + " |", "|---" * (len(cols) + 1) + "|"]
-    lines += [f"| {n} | " + " | ".join(str(r[c]) for c in cols) + " |" for n, r in results.items()]
-    return "\n".join(lines) + "\n"
+    cols = ["dice_WT", "dice_TC", "dice_ET"] + [k for k in next(iter(results.values())) if k.startswith("TC ")]
+    cols += ["steps", "train_min"]
+    return markdown_table(["variant"] + cols, [[n] + [r[c] for c in cols] for n, r in results.items()]) + "\n"
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -69,7 +70,7 @@ def main():
     results_path = out.parent / "ablate_demo.json"   # earlier results are kept; a variant run again replaces its rows
     results = json.loads(results_path.read_text()) if results_path.is_file() else {}
     for i, name in enumerate(names):
-        cfg = TrainConfig.preset("demo", max_minutes=None).update(**VARIANTS[name])
+        cfg = TrainConfig.preset("demo").update(**VARIANTS[name])
         run = out / f"run{i}"
         if run.exists(): shutil.rmtree(run)
         t = time.time()

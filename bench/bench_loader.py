@@ -9,8 +9,9 @@ memory figures are clean:
                     the synthetic brain boxes are ~108 voxels in z, so windows are padded as in the loader);
   * numpy +aug:     the same plus the training work done the plain NumPy way: `np.flip` on random axes, per-channel
                     `x*scale+shift`, and the target `labels_to_regions(...).astype(float32)` of the label window;
-  * loader nw=0/2:  `H5CropDataset(path, crop_size=(128,)*3, train=True)` (paper augmentation) through
-                    `make_loader(ds, num_workers=...)`, batch size 1, reading the memory-mapped file.
+  * loader nw=0/2:  `H5CropDataset(path, crop_size=(128,)*3)` (paper augmentation) through
+                    `make_loader(ds, num_workers=...)`, batch size 1, reading the memory-mapped file;
+  * --pool-ablation: also 2 workers with `reuse_buffers=False` (every crop in fresh shared memory).
 Target: loader >= 0.8x "numpy +aug", with resident memory that does not grow with the number of cases.
 Memory (from /proc/<pid>/status, summed over the main process and its workers): peak RSS (VmHWM), and at the end the
 anonymous (RssAnon), file-backed (RssFile, page cache mapped from the packed file) and shared-memory (RssShmem) parts.
@@ -19,19 +20,9 @@ Prints a markdown table and writes JSON to bench/out/bench_loader.json (git-igno
 import argparse, json, os, platform, subprocess, sys, tempfile, time
 from pathlib import Path
 import numpy as np
+from _common import OUT, proc_mem, run_json, markdown_table
 
-OUT = Path(__file__).resolve().parent / "out"
 CROP = (128, 128, 128)
-
-
-def proc_mem(pid="self") -> dict:
-    "Memory figures in MB from /proc/<pid>/status."
-    keys = {"VmHWM": "peak_rss", "VmRSS": "rss", "RssAnon": "anon", "RssFile": "file", "RssShmem": "shmem"}
-    out = {}
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        k, _, v = line.partition(":")
-        if k in keys: out[keys[k]] = int(v.split()[0]) / 1024
-    return out
 
 
 def make_packed(root: Path, n: int) -> Path:
@@ -53,10 +44,10 @@ def make_packed(root: Path, n: int) -> Path:
 
 def numpy_rate(path: str, n: int, aug: bool, seed: int = 0) -> dict:
     "Crops/s of the in-memory NumPy baseline (arrays read into RAM first)."
-    from brats_repro.h5 import open_packed, case_ids, read_case
+    from brats_repro.h5 import PackedFile
     from brats_repro.brats import labels_to_regions
     from brats_repro.loader import crop_window
-    with open_packed(path) as f: cases = [read_case(f, s) for s in case_ids(f)]
+    with PackedFile(path) as pf: cases = [pf.read(s) for s in pf.ids]
     rng = np.random.default_rng(seed)
 
     def one(k):
@@ -80,11 +71,11 @@ def numpy_rate(path: str, n: int, aug: bool, seed: int = 0) -> dict:
     return dict(rate=n / (time.perf_counter() - t0), mem={"main": proc_mem()})
 
 
-def loader_rate(path: str, n: int, workers: int, seed: int = 0) -> dict:
+def loader_rate(path: str, n: int, workers: int, seed: int = 0, reuse_buffers: bool = True) -> dict:
     "Crops/s through H5CropDataset + make_loader (training mode, paper augmentation)."
     from brats_repro.loader import H5CropDataset, make_loader
-    ds = H5CropDataset(path, crop_size=CROP, train=True, seed=seed)
-    dl = make_loader(ds, batch_size=1, num_workers=workers)
+    ds = H5CropDataset(path, crop_size=CROP, seed=seed)
+    dl = make_loader(ds, batch_size=1, num_workers=workers, reuse_buffers=reuse_buffers)
     it, done = iter(dl), 0
     for _ in range(min(4, len(dl))): next(it); done += 1  # start the workers, map the file
     t0, got = time.perf_counter(), 0
@@ -104,9 +95,9 @@ def loader_rate(path: str, n: int, workers: int, seed: int = 0) -> dict:
 
 def run_one(kind: str, path: str, n: int) -> dict:
     "Measure one configuration in a fresh Python process; returns its JSON result."
-    cmd = [sys.executable, __file__, "--one", kind, path, str(n)]
-    r = subprocess.run(cmd, capture_output=True, text=True, check=True)
-    return json.loads(r.stdout.strip().splitlines()[-1])
+    r = run_json([__file__, "--one", kind, path, n])
+    if "error" in r: raise RuntimeError(f"{kind}: {r['error']}")
+    return r
 
 
 def total(mem: dict, key: str) -> float:
@@ -118,6 +109,7 @@ def main():
     ap.add_argument("--cases", type=int, nargs="+", default=[5, 20])
     ap.add_argument("--crops", type=int, default=200)
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--pool-ablation", action="store_true", help="also time 2 workers without the buffer pool")
     ap.add_argument("--one", nargs=3, help=argparse.SUPPRESS)
     ap.add_argument("--data", default=str(OUT / "loader_data"))
     a = ap.parse_args()
@@ -125,10 +117,10 @@ def main():
         kind, path, n = a.one
         n = int(n)
         r = (numpy_rate(path, n, aug=kind == "numpy_aug") if kind.startswith("numpy")
-             else loader_rate(path, n, workers=int(kind[-1])))
+             else loader_rate(path, n, workers=int(kind[9]), reuse_buffers=not kind.endswith("nopool")))
         print(json.dumps(r)); return
     root = Path(a.data); root.mkdir(parents=True, exist_ok=True)
-    kinds = ["numpy_bare", "numpy_aug", "loader_nw0", "loader_nw2"]
+    kinds = ["numpy_bare", "numpy_aug", "loader_nw0", "loader_nw2"] + (["loader_nw2_nopool"] if a.pool_ablation else [])
     rows = []
     for nc in a.cases:
         t0 = time.time(); path = make_packed(root, nc)
@@ -153,11 +145,10 @@ def main():
                cpus=os.cpu_count(), loadavg=os.getloadavg(), command=" ".join(["python", "bench/bench_loader.py"] + sys.argv[1:]), rows=rows)
     OUT.mkdir(exist_ok=True)
     (OUT / "bench_loader.json").write_text(json.dumps(res, indent=1))
-    print(f"| cases | path | crops/s | x numpy+aug | x numpy bare | peak RSS MB (sum) | anon MB | file MB | shmem MB |")
-    print("|---|---|---|---|---|---|---|---|---|")
-    for r in rows:
-        print(f"| {r['cases']} | {r['kind']} | {r['rate']:.1f} | {r['x_numpy_aug']:.2f} | {r['x_numpy_bare']:.2f} | "
-              f"{r['peak_rss_mb']:.0f} | {r['anon_mb']:.0f} | {r['file_mb']:.0f} | {r['shmem_mb']:.0f} |")
+    print(markdown_table(
+        ["cases", "path", "crops/s", "x numpy+aug", "x numpy bare", "peak RSS MB (sum)", "anon MB", "file MB", "shmem MB"],
+        [[r["cases"], r["kind"], f"{r['rate']:.1f}", f"{r['x_numpy_aug']:.2f}", f"{r['x_numpy_bare']:.2f}",
+          f"{r['peak_rss_mb']:.0f}", f"{r['anon_mb']:.0f}", f"{r['file_mb']:.0f}", f"{r['shmem_mb']:.0f}"] for r in rows]))
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ import nibabel as nib
 from brats_repro.brats import NAMINGS, MODALITIES
 from brats_repro.data import find_cases
 from brats_repro.h5 import pack_dataset
+from _common import OUT, markdown_table
 
 
 def _toy_case(root, sid, shape, seed):
@@ -67,7 +68,7 @@ def main(argv=None):
     ap.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--repeat", type=int, default=2, help="best of N runs for each measurement")
     ap.add_argument("--data", type=Path, help="use this BraTS folder instead of synthetic cases")
-    ap.add_argument("--out", type=Path, default=Path(__file__).parent / "out" / "bench_pack.json")
+    ap.add_argument("--out", type=Path, default=OUT / "bench_pack.json")
     a = ap.parse_args(argv)
 
     work = Path(tempfile.mkdtemp(prefix="bench_pack_"))
@@ -103,11 +104,11 @@ def main(argv=None):
                    pack=rows, target_ratio=1.3, cpus=os.cpu_count(), load_avg_1min=load, python=platform.python_version(),
                    date=time.strftime("%Y-%m-%d %H:%M:%S"))
         print(f"\n{n} cases {tuple(a.shape)} ({source}), .nii.gz {mb:.1f} MB/case, {os.cpu_count()} CPUs (load average {load:.1f}), best of {a.repeat}\n")
-        print("| workers | nibabel s/case | pack s/case | pack / nibabel | nibabel CPU s/case | pack CPU s/case | CPU ratio | h5 MB/case |")
-        print("|---|---|---|---|---|---|---|---|")
-        for r in rows:
-            print(f"| {r['workers']} | {t_nib:.3f} | {r['pack_s_per_case']:.3f} | {r['ratio']:.2f}× | {c_nib:.3f} | "
-                  f"{r['pack_cpu_s_per_case']:.3f} | {r['cpu_ratio']:.2f}× | {r['h5_mb_per_case']:.0f} |")
+        print(markdown_table(
+            ["workers", "nibabel s/case", "pack s/case", "pack / nibabel", "nibabel CPU s/case", "pack CPU s/case",
+             "CPU ratio", "h5 MB/case"],
+            [[r["workers"], f"{t_nib:.3f}", f"{r['pack_s_per_case']:.3f}", f"{r['ratio']:.2f}×", f"{c_nib:.3f}",
+              f"{r['pack_cpu_s_per_case']:.3f}", f"{r['cpu_ratio']:.2f}×", f"{r['h5_mb_per_case']:.0f}"] for r in rows]))
         r1 = rows[0]
         print(f"\nworkers={r1['workers']}: pack/nibabel = {r1['ratio']:.2f}× (target ≤ 1.3×): {'PASS' if r1['ratio'] <= 1.3 else 'FAIL'}")
         a.out.parent.mkdir(parents=True, exist_ok=True)

@@ -11,8 +11,9 @@ MONAI's SegResNetVAE runs side by side in a comparable configuration when `monai
 a message otherwise).
 """
 from __future__ import annotations
-import argparse, json, os, platform, resource, subprocess, sys, time
+import argparse, json, os, platform, resource, sys, time
 from pathlib import Path
+from _common import OUT, proc_mem, run_json, markdown_table
 
 CONFIGS = {  # name: (autocast bf16, checkpointing, channels_last_3d)
     "fp32": (False, False, False),
@@ -22,36 +23,11 @@ CONFIGS = {  # name: (autocast bf16, checkpointing, channels_last_3d)
     "bf16 + checkpoint + channels_last_3d": (True, True, True),
 }
 
-def vm_hwm_gib() -> float:
-    "Peak resident memory of this process so far (VmHWM), GiB."
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"): return int(line.split()[1]) / 2**20
-    import resource
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
-
-def vm_rss_gib() -> float:
-    "Current resident memory of this process (VmRSS), GiB."
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"): return int(line.split()[1]) / 2**20
-    return float("nan")
-
 def make_loss():
-    "brats_repro.losses.NvNetLoss when it exists, else a local Dice + 0.1·L2 + 0.1·KL."
-    try:
-        from brats_repro.losses import NvNetLoss
-        loss = NvNetLoss()
-        return lambda out, image, target: loss(out, image, target)[0], "brats_repro.losses.NvNetLoss"
-    except ImportError:
-        import torch
-        def local(out, image, target):
-            seg = out[0] if isinstance(out, tuple) else out
-            dims = tuple(range(2, seg.ndim))
-            dice = (1 - 2 * (seg * target).sum(dims) / (seg.square().sum(dims) + target.square().sum(dims) + 1e-8)).sum(1).mean()
-            if not isinstance(out, tuple): return dice
-            l2 = (out.recon - image).square().mean()
-            kl = (out.mu**2 + out.sigma**2 - torch.log(out.sigma**2) - 1).sum(1).mean() / image[0].numel()
-            return dice + 0.1 * l2 + 0.1 * kl
-        return local, "local Dice + 0.1 L2 + 0.1 KL"
+    "brats_repro.losses.NvNetLoss, as a function returning the total."
+    from brats_repro.losses import NvNetLoss
+    loss = NvNetLoss()
+    return lambda out, image, target: loss(out, image, target)[0], "brats_repro.losses.NvNetLoss"
 
 def monai_loss():
     "Dice on sigmoid(logits) + 0.1 · SegResNetVAE's own VAE loss (its forward returns (logits, vae_loss))."
@@ -84,7 +60,7 @@ def child(name:str, shape, init_filters:int, seed:int=0) -> dict:
     if cl: model = model.to(memory_format=torch.channels_last_3d)
     model.train()
     n_params = sum(p.numel() for p in model.parameters())
-    rss_before = vm_rss_gib()
+    rss_before = proc_mem()["rss"] / 1024
     cpu0 = resource.getrusage(resource.RUSAGE_SELF)
     t0 = time.perf_counter()
     with torch.autocast("cpu", dtype=torch.bfloat16, enabled=ac):
@@ -99,30 +75,29 @@ def child(name:str, shape, init_filters:int, seed:int=0) -> dict:
     return dict(config=name, shape=list(shape), init_filters=init_filters, params=n_params, loss=loss_name,
                 loss_value=float(loss), finite_grads=bool(grads_ok), forward_s=round(t_fwd, 2), step_s=round(t_step, 2),
                 cpu_s=round(cpu_s, 1), load_avg=os.getloadavg()[0],
-                rss_before_gib=round(rss_before, 2), peak_rss_gib=round(vm_hwm_gib(), 2), torch=torch.__version__,
+                rss_before_gib=round(rss_before, 2), peak_rss_gib=round(proc_mem()["peak_rss"] / 1024, 2),
+                torch=torch.__version__,
                 threads=torch.get_num_threads())
 
 def run_child(name, args) -> dict:
     "Run one configuration in a subprocess; its JSON result (or the error)."
-    cmd = [sys.executable, __file__, "--child", name, "--shape", *map(str, args.shape), "--init-filters", str(args.init_filters)]
     t = time.perf_counter()
-    p = subprocess.run(cmd, capture_output=True, text=True)
-    if p.returncode != 0:
-        return dict(config=name, error=(p.stderr.strip().splitlines() or ["exit %d" % p.returncode])[-1], wall_s=round(time.perf_counter() - t, 1))
-    return json.loads(p.stdout.strip().splitlines()[-1])
+    r = run_json([__file__, "--child", name, "--shape", *args.shape, "--init-filters", args.init_filters])
+    return r if "error" not in r else dict(config=name, error=r["error"], wall_s=round(time.perf_counter() - t, 1))
 
 def markdown(rows, base="fp32") -> str:
     "A markdown table of the results, with time and memory relative to the plain fp32 step."
     ref = next((r for r in rows if r.get("config") == base and "error" not in r), None)
-    lines = ["| configuration | params | step wall (s) | step CPU (s) | forward wall (s) | peak RSS (GiB) | "
-             "wall vs fp32 | CPU vs fp32 | memory vs fp32 |", "|---|---|---|---|---|---|---|---|---|"]
+    header = ["configuration", "params", "step wall (s)", "step CPU (s)", "forward wall (s)", "peak RSS (GiB)",
+              "wall vs fp32", "CPU vs fp32", "memory vs fp32"]
+    cells = []
     for r in rows:
-        if "error" in r: lines.append(f"| {r['config']} | – | failed: {r['error'][:80]} | | | | | | |"); continue
-        rel = (f"{r['step_s'] / ref['step_s']:.2f}×", f"{r['cpu_s'] / ref['cpu_s']:.2f}×",
-               f"{r['peak_rss_gib'] / ref['peak_rss_gib']:.0%}") if ref else ("–", "–", "–")
-        lines.append(f"| {r['config']} | {r['params'] / 1e6:.2f} M | {r['step_s']:.1f} | {r['cpu_s']:.1f} | "
-                     f"{r['forward_s']:.1f} | {r['peak_rss_gib']:.2f} | {' | '.join(rel)} |")
-    return "\n".join(lines)
+        if "error" in r: cells.append([r["config"], "–", f"failed: {r['error'][:80]}"] + [""] * 6); continue
+        rel = [f"{r['step_s'] / ref['step_s']:.2f}×", f"{r['cpu_s'] / ref['cpu_s']:.2f}×",
+               f"{r['peak_rss_gib'] / ref['peak_rss_gib']:.0%}"] if ref else ["–", "–", "–"]
+        cells.append([r["config"], f"{r['params'] / 1e6:.2f} M", f"{r['step_s']:.1f}", f"{r['cpu_s']:.1f}",
+                      f"{r['forward_s']:.1f}", f"{r['peak_rss_gib']:.2f}", *rel])
+    return markdown_table(header, cells)
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -130,7 +105,7 @@ def main():
     ap.add_argument("--init-filters", type=int, default=32)
     ap.add_argument("--configs", nargs="*", default=list(CONFIGS), help="subset of: " + ", ".join(CONFIGS))
     ap.add_argument("--no-monai", action="store_true")
-    ap.add_argument("--out", default=str(Path(__file__).parent / "out"))
+    ap.add_argument("--out", default=str(OUT))
     ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:

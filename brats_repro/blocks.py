@@ -15,48 +15,67 @@ from .brats import BratsError
 __all__ = ['make_norm', 'make_activation', 'float32_region', 'maybe_checkpoint', 'conv3', 'conv1', 'EncoderBlock', 'DecoderBlock',
            'DownSampling', 'LinearUpSampling']
 
-# %% ../nbs/10_blocks.ipynb #6aabe789
-def make_norm(channels:int, num_groups:int=8) -> nn.GroupNorm:
+# %% ../nbs/10_blocks.ipynb #c8fa1a37
+def make_norm(channels:int, # channels to normalise
+              num_groups:int=8, # groups (must divide `channels`)
+             ) -> nn.GroupNorm:
     "GroupNorm over `channels` in `num_groups` groups, with a clear error when they do not divide."
     if channels % num_groups:
         raise BratsError(f"GroupNorm: {channels} channels cannot be split into {num_groups} groups")
     return nn.GroupNorm(num_groups, channels)
 
-def make_activation(name:str='relu') -> nn.Module:
+def make_activation(name:str='relu', # 'relu' or 'elu'
+                   ) -> nn.Module:
     "An in-place `'relu'` or `'elu'` (safe where it follows a GroupNorm: see the remark below)."
     if name == "relu": return nn.ReLU(inplace=True)
     if name == "elu": return nn.ELU(inplace=True)
     raise BratsError(f"activation {name!r} is not supported: use 'relu' or 'elu'")
 
-# %% ../nbs/10_blocks.ipynb #181f5480
-def float32_region(x:Tensor):
+# %% ../nbs/10_blocks.ipynb #71a7feea
+def float32_region(x:Tensor, # a tensor on the device whose autocast is switched off
+                  ):
     "A context in which autocast is off on `x`'s device (a no-op on devices autocast does not know, e.g. meta)."
     if x.device.type in ("cpu", "cuda", "xpu", "mps"): return torch.autocast(x.device.type, enabled=False)
     return contextlib.nullcontext()
 
-# %% ../nbs/10_blocks.ipynb #e788f4a3
-def maybe_checkpoint(fn, *args, enabled:bool=False):
+# %% ../nbs/10_blocks.ipynb #67229544
+def maybe_checkpoint(fn, # the function to run
+                     *args, # its arguments
+                     enabled:bool=False, # checkpoint (recompute in the backward pass) instead of storing
+                    ):
     "`fn(*args)`, under non-reentrant activation checkpointing when `enabled` and gradients are being recorded."
     if enabled and torch.is_grad_enabled(): return checkpoint(fn, *args, use_reentrant=False)
     return fn(*args)
 
-# %% ../nbs/10_blocks.ipynb #bf5405e4
-def conv3(in_ch:int, out_ch:int, stride:int=1) -> nn.Conv3d:
+# %% ../nbs/10_blocks.ipynb #c8d144d1
+def conv3(in_ch:int, # input channels
+          out_ch:int, # output channels
+          stride:int=1, # 1 (same size) or 2 (halving)
+         ) -> nn.Conv3d:
     "3×3×3 convolution with 'same' padding (stride 1) or halving (stride 2), with bias."
     return nn.Conv3d(in_ch, out_ch, kernel_size=3, stride=stride, padding=1)
 
-def conv1(in_ch:int, out_ch:int) -> nn.Conv3d:
+def conv1(in_ch:int, # input channels
+          out_ch:int, # output channels
+         ) -> nn.Conv3d:
     "1×1×1 convolution with bias."
     return nn.Conv3d(in_ch, out_ch, kernel_size=1)
 
-# %% ../nbs/10_blocks.ipynb #aab16e24
+# %% ../nbs/10_blocks.ipynb #c41bbaed
 class EncoderBlock(nn.Module):
     "Pre-activation residual block: GN → act → Conv3 → GN → act → Conv3, plus the (projected) input."
-    def __init__(self, in_ch:int, out_ch:int|None=None, num_groups:int=8, activation:str='relu', checkpoint:bool=False):
+    def __init__(self, in_ch:int, # input channels
+                 out_ch:int|None=None, # output channels (default: `in_ch`)
+                 num_groups:int=8, # GroupNorm groups
+                 activation:str='relu', # 'relu' or 'elu'
+                 checkpoint:bool=False, # checkpoint each half (less memory, recomputed in backward)
+                ):
         super().__init__()
         out_ch = out_ch or in_ch
-        self.norm1, self.act1, self.conv1 = make_norm(in_ch, num_groups), make_activation(activation), conv3(in_ch, out_ch)
-        self.norm2, self.act2, self.conv2 = make_norm(out_ch, num_groups), make_activation(activation), conv3(out_ch, out_ch)
+        self.norm1, self.act1 = make_norm(in_ch, num_groups), make_activation(activation)
+        self.conv1 = conv3(in_ch, out_ch)
+        self.norm2, self.act2 = make_norm(out_ch, num_groups), make_activation(activation)
+        self.conv2 = conv3(out_ch, out_ch)
         self.shortcut = nn.Identity() if in_ch == out_ch else conv1(in_ch, out_ch)
         self.checkpoint = checkpoint   # checkpoint each half separately (used at full resolution, see 12_model)
 
@@ -71,20 +90,25 @@ class EncoderBlock(nn.Module):
 class DecoderBlock(EncoderBlock):
     "The same residual block, used at the decoder's width (`DeBlock`, `VBlock`)."
 
-# %% ../nbs/10_blocks.ipynb #33809c21
+# %% ../nbs/10_blocks.ipynb #7e35b40a
 class DownSampling(nn.Module):
     "Stride-2 3×3×3 convolution (channels ×2 by default), then optional Dropout3d."
-    def __init__(self, in_ch:int, out_ch:int|None=None, dropout:float=0.0):
+    def __init__(self, in_ch:int, # input channels
+                 out_ch:int|None=None, # output channels (default: 2 × `in_ch`)
+                 dropout:float=0.0, # Dropout3d probability after the convolution
+                ):
         super().__init__()
         self.conv = conv3(in_ch, out_ch or 2 * in_ch, stride=2)
         self.dropout = nn.Dropout3d(dropout) if dropout > 0 else nn.Identity()
 
     def forward(self, x:Tensor) -> Tensor: return self.dropout(self.conv(x))
 
-# %% ../nbs/10_blocks.ipynb #6fdcfd93
+# %% ../nbs/10_blocks.ipynb #0d98135c
 class LinearUpSampling(nn.Module):
     "1×1×1 convolution (channels ÷2 by default), trilinear ×2, plus `skip` when given."
-    def __init__(self, in_ch:int, out_ch:int|None=None):
+    def __init__(self, in_ch:int, # input channels
+                 out_ch:int|None=None, # output channels (default: `in_ch` ÷ 2)
+                ):
         super().__init__()
         self.conv = conv1(in_ch, out_ch or in_ch // 2)
 

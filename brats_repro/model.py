@@ -8,26 +8,37 @@ from typing import NamedTuple
 import torch
 from torch import nn, Tensor
 from .brats import BratsError
-from .blocks import EncoderBlock, DecoderBlock, DownSampling, LinearUpSampling, conv1, conv3, maybe_checkpoint
+from .blocks import (EncoderBlock, DecoderBlock, DownSampling, LinearUpSampling, conv1, conv3,
+                                maybe_checkpoint)
 from .vae import VDResampling, VAEDecoder
 
 # %% auto #0
 __all__ = ['NvNetOutput', 'NvNet', 'stage_modules', 'stage_table', 'count_parameters']
 
-# %% ../nbs/12_model.ipynb #37987bdc
+# %% ../nbs/12_model.ipynb #c0c6c6fb
 class NvNetOutput(NamedTuple):
-    "What NvNet returns in training with the VAE branch; `seg` first, all float32."
-    seg: Tensor     # [B, out_channels, X, Y, Z] sigmoid probabilities (WT, TC, ET)
-    recon: Tensor   # [B, in_channels, X, Y, Z] reconstructed image
-    mu: Tensor      # [B, latent] latent mean
-    sigma: Tensor   # [B, latent] latent standard deviation, > 0
+    "What NvNet returns in every mode; the VAE fields are None when the branch does not run; all float32."
+    seg: Tensor                 # [B, out_channels, X, Y, Z] sigmoid probabilities (WT, TC, ET)
+    recon: Tensor|None = None   # [B, in_channels, X, Y, Z] reconstructed image
+    mu: Tensor|None = None      # [B, latent] latent mean
+    sigma: Tensor|None = None   # [B, latent] latent standard deviation, > 0
 
-# %% ../nbs/12_model.ipynb #804e3425
+# %% ../nbs/12_model.ipynb #b0dc63b3
 class NvNet(nn.Module):
     "Myronenko's encoder-decoder with VAE regularisation (BraTS 2018); see the table above for what it returns."
-    def __init__(self, in_channels:int=4, out_channels:int=3, init_filters:int=32, input_shape=(160, 192, 128),
-                 vae:bool=True, dropout:float=0.2, blocks_down=(1, 2, 2, 4), blocks_up=(1, 1, 1), num_groups:int=8,
-                 activation:str='relu', checkpoint:bool=False, latent:int=128):
+    def __init__(self, in_channels:int=4, # input modalities
+                 out_channels:int=3, # output regions (WT, TC, ET)
+                 init_filters:int=32, # channels of the first level (doubled per level down)
+                 input_shape=(160, 192, 128), # the training crop (the VAE branch is built for it)
+                 vae:bool=True, # the VAE regularisation branch
+                 dropout:float=0.2, # spatial dropout after the initial convolution
+                 blocks_down=(1, 2, 2, 4), # residual blocks per encoder level
+                 blocks_up=(1, 1, 1), # residual blocks per decoder level
+                 num_groups:int=8, # GroupNorm groups
+                 activation:str='relu', # 'relu' or 'elu'
+                 checkpoint:bool=False, # activation checkpointing (less memory, ~30 % slower)
+                 latent:int=128, # dimensions of the VAE's latent Gaussian
+                ):
         super().__init__()
         blocks_down, blocks_up = tuple(int(b) for b in blocks_down), tuple(int(b) for b in blocks_up)
         input_shape = tuple(int(s) for s in input_shape)
@@ -102,19 +113,20 @@ class NvNet(nn.Module):
             x = maybe_checkpoint(self.decode_level, i, x, skip, enabled=self.checkpoint)
         return torch.sigmoid(x.float())
 
-    def forward(self, x:Tensor) -> Tensor | NvNetOutput:
+    def forward(self, x:Tensor) -> NvNetOutput:
         self.check_input(x)
         w = self.init_conv.weight
         if w.is_contiguous(memory_format=torch.channels_last_3d) and not w.is_contiguous():
             x = x.contiguous(memory_format=torch.channels_last_3d)
         feats = self.encode(x)
         seg = self.decode(feats)
-        if not (self.vae and self.training): return seg
+        if not (self.vae and self.training): return NvNetOutput(seg)
         h, mu, sigma = self.vd_resampling(feats[-1])
         return NvNetOutput(seg, self.vae_decoder(h), mu, sigma)
 
-# %% ../nbs/12_model.ipynb #998b0973
-def stage_modules(model:NvNet) -> list[tuple[str, int, nn.Module]]:
+# %% ../nbs/12_model.ipynb #c56d3598
+def stage_modules(model:NvNet, # the network
+                 ) -> list[tuple[str, int, nn.Module]]:
     "(paper stage name, repeat, module whose output ends the stage), in Table 1's order."
     L = len(model.down_layers)
     rows = [("InitConv", 1, model.init_dropout)]
@@ -132,7 +144,10 @@ def stage_modules(model:NvNet) -> list[tuple[str, int, nn.Module]]:
         rows.append(("VEnd", 1, dec.end))
     return rows
 
-def stage_table(config:dict|None=None, input_shape=None, batch:int=1) -> list[tuple[str, int, str]]:
+def stage_table(config:dict|None=None, # NvNet arguments (default: the paper's)
+                input_shape=None, # the input size (default: the config's crop)
+                batch:int=1, # batch size of the meta-device run
+               ) -> list[tuple[str, int, str]]:
     "(stage, repeat, output size 'C×X×Y×Z') of NvNet(**config) in training mode, computed on the meta device."
     config = dict(config or {})
     with torch.device("meta"): model = NvNet(**config).train()
@@ -145,8 +160,9 @@ def stage_table(config:dict|None=None, input_shape=None, batch:int=1) -> list[tu
     for h in hooks: h.remove()
     return [(name, n, "×".join(map(str, sizes[name]))) for name, n, _ in stage_modules(model)]
 
-# %% ../nbs/12_model.ipynb #6067fccb
-def count_parameters(model:NvNet) -> dict[str, int]:
+# %% ../nbs/12_model.ipynb #85768deb
+def count_parameters(model:NvNet, # the network
+                    ) -> dict[str, int]:
     "Parameters of the whole model, of the segmentation network and of the VAE branch."
     n = lambda m: sum(p.numel() for p in m.parameters())
     vae = n(model.vd_resampling) + n(model.vae_decoder) if model.vae else 0
