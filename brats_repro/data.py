@@ -182,8 +182,6 @@ def fetch_training_data_files(data_dir, modalities=("t1", "t1ce", "flair", "t2")
     return (files, [c.subject_id for c in cases]) if return_subject_ids else files
 
 # %% ../nbs/03_data.ipynb #01e42121
-_first_line = first_line   # kept for h5.py, which imports it from here; use brats.first_line (issue 9)
-
 def _read_gz_fast(path:Path):
     "`(image, data)` of a `.nii.gz` decompressed in one call, or `(None, None)` for other files."
     if not path.name.lower().endswith(".gz"): return None, None
