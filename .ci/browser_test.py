@@ -2,7 +2,7 @@
 """The notebooks as a student meets them: JupyterLab in a real browser (Debian's chromium, driven by playwright).
 
 For each quick notebook: open it in JupyterLab, Run All, wait until every cell has run, save, and fail on any error
-output or any cell that did not run. In 00_viz, type a new slice into the live viewer's slider and check that the
+output or any cell that did not run. In 01_viz, type a new slice into the live viewer's slider and check that the
 picture changed and is shown at its natural size. Screenshots land in .ci/screenshots/ (git-ignored).
 
 The notebooks run on a copy in a temporary folder, so Run All never writes outputs into the repository.
@@ -15,7 +15,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SHOTS = ROOT / ".ci" / "screenshots"
-QUICK = ["00_viz", "05_loader", "11_vae", "20_metrics"]
+QUICK = ["01_viz", "05_loader", "11_vae", "20_metrics"]
 CHROMIUM = "/usr/bin/chromium"
 TOKEN = "brats-repro-ci"
 VISIBLE = ".jp-NotebookPanel:not(.lm-mod-hidden)"   # the notebook in the active tab
@@ -115,8 +115,8 @@ def check_viewer(page) -> str:
     img = page.locator(f"{VISIBLE} img.widget-image").last
     img.wait_for(timeout=30_000)
     natural, shown = img.evaluate("e => [e.naturalWidth, e.getBoundingClientRect().width]")
-    if shown > natural + 1: raise SystemExit(f"00_viz: viewer picture stretched from {natural} to {shown:.0f} px")
-    before_src, before_png = img.get_attribute("src"), img.screenshot(path=str(SHOTS / "00_viz_viewer_before.png"))
+    if shown > natural + 1: raise SystemExit(f"01_viz: viewer picture stretched from {natural} to {shown:.0f} px")
+    before_src, before_png = img.get_attribute("src"), img.screenshot(path=str(SHOTS / "01_viz_viewer_before.png"))
     readout = slider.locator(".widget-readout")
     old = readout.inner_text().strip()
     new = "3" if old != "3" else "5"
@@ -124,8 +124,8 @@ def check_viewer(page) -> str:
     page.wait_for_function("([el, src]) => el.getAttribute('src') !== src", arg=[img.element_handle(), before_src],
                            timeout=30_000)
     page.wait_for_timeout(500)
-    after_png = img.screenshot(path=str(SHOTS / "00_viz_viewer_after.png"))
-    if after_png == before_png: raise SystemExit("00_viz: the viewer's picture did not change after the slider moved")
+    after_png = img.screenshot(path=str(SHOTS / "01_viz_viewer_after.png"))
+    if after_png == before_png: raise SystemExit("01_viz: the viewer's picture did not change after the slider moved")
     return f"slider {old} -> {readout.inner_text().strip()}, picture changed, shown at {shown:.0f} px (natural {natural})"
 
 
@@ -146,7 +146,7 @@ def main(names: list[str]) -> int:
                 save(page)
                 page.screenshot(path=str(SHOTS / f"{name}.png"))
                 found = problems(work / f"{name}.ipynb")
-                extra = check_viewer(page) if name == "00_viz" and not found else ""
+                extra = check_viewer(page) if name == "01_viz" and not found else ""
                 print(f"{name}: Run All in {took:.1f} s, {'FAILED: ' + '; '.join(found) if found else 'no errors'}"
                       + (f"; viewer: {extra}" if extra else ""), flush=True)
                 failed += bool(found)
