@@ -305,8 +305,14 @@ def _worker_init(worker_id:int):
 
 class CropLoader(DataLoader):
     "A `DataLoader` that turns the workers' pool slots into tensors (copied out, the buffer freed at once)."
-    pool: SlotPool|None = None
-    pin_slots: bool = False
+    def __init__(self, dataset, # the crops (an `H5CropDataset`)
+                 pool:SlotPool|None=None, # the workers' buffer pool, None without one
+                 pin_slots:bool=False, # page-lock the tensors taken out of the pool
+                 **kwargs, # `DataLoader` arguments
+                ):
+        super().__init__(dataset, **kwargs)
+        self.pool, self.pin_slots = pool, pin_slots
+
     def __iter__(self):
         it = super().__iter__()
         if self.pool is None: return it
@@ -334,9 +340,8 @@ def make_loader(ds:H5CropDataset, # the crops
         prefetch_factor = prefetch_factor or 2
         if reuse_buffers and batch_size == 1:
             ds.pool = SlotPool(num_workers, prefetch_factor + 1, ds.packed.shape(ds.subject_ids[0])[0], ds.crop_size)
-    dl = CropLoader(ds, batch_size=batch_size, sampler=sampler, num_workers=num_workers, collate_fn=collate,
-                    pin_memory=pin_memory and ds.pool is None, persistent_workers=num_workers > 0,
-                    worker_init_fn=_worker_init, multiprocessing_context=multiprocessing_context,
-                    prefetch_factor=prefetch_factor if num_workers > 0 else None, **kwargs)
-    dl.pool, dl.pin_slots = ds.pool, bool(pin_memory and ds.pool is not None)
-    return dl
+    return CropLoader(ds, pool=ds.pool, pin_slots=bool(pin_memory and ds.pool is not None),
+                      batch_size=batch_size, sampler=sampler, num_workers=num_workers, collate_fn=collate,
+                      pin_memory=pin_memory and ds.pool is None, persistent_workers=num_workers > 0,
+                      worker_init_fn=_worker_init, multiprocessing_context=multiprocessing_context,
+                      prefetch_factor=prefetch_factor if num_workers > 0 else None, **kwargs)
