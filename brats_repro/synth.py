@@ -130,7 +130,7 @@ def brain_tissue(rng:np.random.Generator, shape, affine) -> Brain:
         _paint_ellipsoid(tissue, sub, CSF, (s * 13, -24, 9), (5, 10, 11))
     return Brain(tissue, sl, (ax, ay, az), cz, xm0)
 
-# %% ../nbs/02_synth.ipynb #90a288a6
+# %% ../nbs/02_synth.ipynb #cb0c2dc4
 def _voxel_index(axes, p) -> np.ndarray:
     "Nearest voxel indices `[N, 3]` (int, unclipped) of world points `p` `[N, 3]` on the grid of `axes`."
     out = []
@@ -212,7 +212,7 @@ def add_plexus_and_lesions(rng:np.random.Generator, brain:Brain, axes) -> None:
         c = [float(v.ravel()[k]) for v, k in zip(axes, np.unravel_index(i, t.shape))]
         _paint_ellipsoid(t, axes, WMH, c, rng.uniform(1.5, 4.5, 3), on=(WM, GM))
 
-# %% ../nbs/02_synth.ipynb #b3620ca8
+# %% ../nbs/02_synth.ipynb #d3ddd904
 def mass_effect(brain:Brain, axes, centre, radius:float, strength:float) -> None:
     "Push the anatomy away from `centre`: a radial warp shifting structures by up to ~0.43·`strength`·`radius` mm."
     R = 2.5 * radius
@@ -260,7 +260,7 @@ def draw_scanner(rng:np.random.Generator) -> Scanner:
     "Random acquisition settings of one case (a different 'scanner' and patient each time)."
     u = lambda lo, hi: {m: float(rng.uniform(lo, hi)) for m in MODALITIES}
     return Scanner(gain=u(0.7, 1.4), contrast=u(0.8, 1.2), noise=u(0.03, 0.08), bias=float(rng.uniform(0.06, 0.22)),
-                   enhancement=float(rng.uniform(0.45, 1.0)), oedema=float(rng.uniform(0.5, 1.0)))
+                   enhancement=float(rng.uniform(0.6, 1.0)), oedema=float(rng.uniform(0.5, 1.0)))
 
 def _tissue_lut(m:str, sc:Scanner, rng) -> np.ndarray:
     "Intensity per tissue code for sequence `m` under scanner `sc` (±5 % jitter per tissue)."
@@ -393,7 +393,7 @@ def _compartments(tum:Tumour, lv, ijk, rng, hgg:bool) -> dict:
     tpos = np.flatnonzero(lv); tl = lv[tpos]
     in_tum = tuple(i[tpos] - s.start for i, s in zip(ijk, tum.box))
     tex = (1 + 0.08 * smooth_noise(rng, tum.labels.shape, (6, 6, 6)))[in_tum]
-    patchy = np.clip(1 + 0.35 * smooth_noise(rng, tum.labels.shape, (7, 7, 7)), 0.3, 1.3)[in_tum]
+    patchy = np.clip(1 + 0.25 * smooth_noise(rng, tum.labels.shape, (7, 7, 7)), 0.6, 1.3)[in_tum]
     fade = tum.oedema[in_tum]
     sel = dict(ed=tl == 2, ncr=(tl == 1) & hgg, et=tl == 4, net=(tl == 1) & (not hgg))
     return {k: (tpos[s], tex[s], patchy[s], fade[s]) for k, s in sel.items()}
