@@ -10,28 +10,21 @@ from dataclasses import dataclass
 from pathlib import Path
 import numpy as np
 import nibabel as nib
-from .brats import BratsError, MODALITIES, NAMINGS, atomic_output, check_labels
+from .brats import BratsError, MODALITIES, NAMINGS, atomic_output, check_labels, parse_shape
 
 # %% auto #0
-__all__ = ['FOV_MM', 'BG', 'CSF', 'GM', 'WM', 'TISSUES', 'TISSUE_INTENSITY', 'TUMOUR_INTENSITY', 'NOISE', 'parse_shape',
+__all__ = ['FOV_MM', 'BG', 'CSF', 'GM', 'WM', 'VESSEL', 'PLEXUS', 'WMH', 'TISSUES', 'TISSUE_INTENSITY', 'TUMOUR_INTENSITY',
            'synth_affine', 'world_axes', 'bspline_weights', 'smooth_noise', 'n_ctrl', 'Brain', 'brain_tissue',
-           'blob_distance', 'Tumour', 'add_tumour', 'SynthCase', 'synth_case', 'save_nifti', 'write_case', 'case_seed',
-           'synth_dataset']
+           'paint_tube', 'add_vessels', 'add_plexus_and_lesions', 'mass_effect', 'Scanner', 'draw_scanner',
+           'blob_distance', 'Site', 'tumour_site', 'Tumour', 'add_tumour', 'SynthCase', 'synth_anatomy', 'synth_case',
+           'save_nifti', 'write_case', 'case_seed', 'synth_dataset']
 
 # %% ../nbs/02_synth.ipynb #6772e380
 FOV_MM = (240.0, 240.0, 155.0)
 
-def parse_shape(shape) -> tuple[int, int, int]:
-    "A volume shape from `'X,Y,Z'` or a sequence of three ints; `BratsError` unless three ints of at least 24."
-    try:
-        s = tuple(int(v) for v in (shape.split(",") if isinstance(shape, str) else shape))
-    except (TypeError, ValueError): raise BratsError(f"shape {shape!r}: expected three integers like 240,240,155") from None
-    if len(s) != 3 or min(s) < 24: raise BratsError(f"shape {shape!r}: expected three integers, each at least 24")
-    return s
-
 def synth_affine(shape) -> np.ndarray:
     "BraTS-like 4×4 affine for `shape`: voxel size FOV/shape, x and y flipped, volume centred at the origin."
-    shape = parse_shape(shape)
+    shape = parse_shape(shape, min_side=24)
     sx, sy, sz = (f / n for f, n in zip(FOV_MM, shape))
     A = np.diag([-sx, -sy, sz, 1.0])
     A[:3, 3] = [sx * (shape[0] - 1) / 2, sy * (shape[1] - 1) / 2, -sz * (shape[2] - 1) / 2]
@@ -69,8 +62,8 @@ def n_ctrl(sizes_mm, spacing_mm:float) -> list[int]:
     return [int(np.ceil(s / spacing_mm)) + 3 for s in sizes_mm]
 
 # %% ../nbs/02_synth.ipynb #c12d0be1
-BG, CSF, GM, WM = 0, 1, 2, 3
-TISSUES = ("background", "CSF", "grey matter", "white matter")
+BG, CSF, GM, WM, VESSEL, PLEXUS, WMH = range(7)
+TISSUES = ("background", "CSF", "grey matter", "white matter", "vessel", "choroid plexus", "WM hyperintensity")
 
 def _box(axes, lo, hi) -> tuple[slice, slice, slice]:
     "Index slices of the voxels whose world coordinates lie within `[lo, hi]` along each axis."
@@ -84,17 +77,17 @@ def _sub(axes, sl) -> list[np.ndarray]:
     "The broadcastable coordinate axes restricted to the box `sl`."
     return [v[tuple(s if i == a else slice(None) for i in range(3))] for a, (v, s) in enumerate(zip(axes, sl))]
 
-def _paint_ellipsoid(tissue, axes, value:int, c, r) -> None:
-    "Set brain voxels of `tissue` inside the axis-aligned ellipsoid (centre `c`, radii `r`, mm) to `value`."
+def _paint_ellipsoid(tissue, axes, value:int, c, r, on=None) -> None:
+    "Set brain voxels of `tissue` (only those with a code in `on`, if given) inside an ellipsoid (`c`, `r` in mm)."
     sl = _box(axes, [ci - ri for ci, ri in zip(c, r)], [ci + ri for ci, ri in zip(c, r)])
     x, y, z = _sub(axes, sl)
     m = ((x - c[0]) / r[0])**2 + ((y - c[1]) / r[1])**2 + ((z - c[2]) / r[2])**2 < 1
     t = tissue[sl]
-    t[m & (t > 0)] = value
+    t[m & ((t > 0) if on is None else np.isin(t, on))] = value
 
 @dataclass
 class Brain:
-    "A tissue map (`BG/CSF/GM/WM` codes) filling the box `box` of the volume, and the shape parameters used."
+    "A tissue map (`BG/CSF/GM/WM/...` codes) filling the box `box` of the volume, and the shape parameters used."
     tissue: np.ndarray   # uint8 [box shape]
     box: tuple           # slices of the volume that `tissue` fills
     radii: tuple         # brain semi-axes (mm)
@@ -137,13 +130,113 @@ def brain_tissue(rng:np.random.Generator, shape, affine) -> Brain:
         _paint_ellipsoid(tissue, sub, CSF, (s * 13, -24, 9), (5, 10, 11))
     return Brain(tissue, sl, (ax, ay, az), cz, xm0)
 
+# %% ../nbs/02_synth.ipynb #cb0c2dc4
+def _voxel_index(axes, p) -> np.ndarray:
+    "Nearest voxel indices `[N, 3]` (int, unclipped) of world points `p` `[N, 3]` on the grid of `axes`."
+    out = []
+    for a, v in enumerate(axes):
+        v = v.ravel(); d = float(v[1] - v[0]) if v.size > 1 else 1.0
+        out.append(np.rint((p[:, a] - float(v[0])) / d))
+    return np.stack(out, 1).astype(np.int64)
+
+def _spacing(axes) -> np.ndarray:
+    return np.array([abs(float(v.ravel()[1] - v.ravel()[0])) if v.size > 1 else 1.0 for v in axes])
+
+def paint_tube(tissue, axes, value:int, points, radius:float, on=None) -> None:
+    "Set the voxels of `tissue` within `radius` mm of the polyline `points` `[N, 3]` (mm; dense) to `value`."
+    sp = _spacing(axes)
+    n = np.ceil(radius / sp).astype(int)
+    o = np.stack(np.meshgrid(*[np.arange(-k, k + 1) for k in n], indexing="ij"), -1).reshape(-1, 3)
+    o = o[((o * sp)**2).sum(1) <= max(radius**2, 0.0)]
+    idx = (_voxel_index(axes, np.asarray(points, np.float32))[:, None, :] + o[None]).reshape(-1, 3)
+    idx = idx[((idx >= 0) & (idx < tissue.shape)).all(1)]
+    flat = np.ravel_multi_index(idx.T, tissue.shape)
+    t = tissue.ravel()
+    flat = flat[(t[flat] > 0) if on is None else np.isin(t[flat], on)]
+    t[flat] = value
+
+def _curve(rng, p0, p1, step:float, wiggle:float) -> np.ndarray:
+    "Points every ~`step` mm on a wavy path from `p0` to `p1` (sideways sine wiggles of about `wiggle` mm)."
+    p0, p1 = np.asarray(p0, np.float32), np.asarray(p1, np.float32)
+    n = max(2, int(np.linalg.norm(p1 - p0) / step) + 1)
+    t = np.linspace(0, 1, n, dtype=np.float32)[:, None]
+    side = rng.standard_normal((2, 3)).astype(np.float32)
+    waves = sum(np.sin(np.pi * (k + 1) * t + rng.uniform(0, 6.3)) * side[k] for k in range(2))
+    return p0 + t * (p1 - p0) + wiggle / 2 * waves * np.sin(np.pi * t)
+
+def _surface_arc(rng, brain:Brain, depth:float, length:float, step:float) -> np.ndarray:
+    "Points along an arc of `length` mm at `depth` mm under the brain's (ellipsoidal) surface, upper half."
+    ax, ay, az = brain.radii
+    u = rng.standard_normal(3); u[2] = abs(u[2]) + 0.3; u /= np.linalg.norm(u)
+    w = np.cross(u, rng.standard_normal(3)); w /= np.linalg.norm(w)
+    ang = np.arange(0, length / 70, step / 70)
+    d = np.cos(ang)[:, None] * u + np.sin(ang)[:, None] * w
+    reff = (ax * ay * az) ** (1 / 3)
+    return (d * np.array([ax, ay, az]) * (1 - depth / reff) + [brain.midline, 0, brain.centre_z]).astype(np.float32)
+
+def add_vessels(rng:np.random.Generator, brain:Brain, axes) -> None:
+    "Paint enhancing vessels: the superior sagittal sinus, cortical veins, both middle cerebral arteries, deep veins."
+    ax, ay, az = brain.radii
+    xm, cz = brain.midline, brain.centre_z
+    step = 0.5 * _spacing(axes).min()
+    yy = np.arange(-0.85 * ay, 0.85 * ay, step, dtype=np.float32)
+    zz = cz + az * np.sqrt(np.clip(1 - (yy / ay)**2, 0, 1)) - rng.uniform(3, 6)
+    paint_tube(brain.tissue, axes, VESSEL, np.stack([np.full_like(yy, xm), yy, zz], 1), rng.uniform(3, 4.5))
+    for _ in range(rng.integers(5, 10)):
+        arc = _surface_arc(rng, brain, rng.uniform(2, 8), rng.uniform(50, 120), step)
+        paint_tube(brain.tissue, axes, VESSEL, arc, rng.uniform(1.5, 2.5))
+    for s in (-1, 1):
+        p0 = (xm + s * 12, rng.uniform(8, 16), cz - rng.uniform(14, 20))
+        p1 = (xm + s * rng.uniform(45, 55), rng.uniform(0, 15), cz + rng.uniform(-5, 15))
+        paint_tube(brain.tissue, axes, VESSEL, _curve(rng, p0, p1, step, 6), rng.uniform(2, 3))
+        p0, p1 = (xm + s * 3, rng.uniform(10, 16), cz + 9), (xm + s * 3, rng.uniform(-32, -26), cz + 7)
+        paint_tube(brain.tissue, axes, VESSEL, _curve(rng, p0, p1, step, 3), rng.uniform(1.0, 1.8))
+
+def add_plexus_and_lesions(rng:np.random.Generator, brain:Brain, axes) -> None:
+    "Paint choroid plexus in the ventricles, periventricular caps and small white-matter lesions."
+    sub = [axes[0] - brain.midline, axes[1], axes[2] - brain.centre_z]
+    t = brain.tissue
+    for s in (-1, 1):
+        _paint_ellipsoid(t, sub, PLEXUS, (s * 13, -22 + rng.uniform(-3, 3), 7), rng.uniform(3.5, 6, 3), on=(CSF,))
+        if rng.random() < 0.8:   # frontal cap at the tip of the frontal horn, posterior cap at the occipital horn
+            _paint_ellipsoid(t, sub, WMH, (s * 8, 31, 13), rng.uniform(4, 8, 3) + [2, 0, 0], on=(WM,))
+        if rng.random() < 0.6:
+            _paint_ellipsoid(t, sub, WMH, (s * 13, -33, 8), rng.uniform(4, 7, 3), on=(WM,))
+    step = 0.5 * _spacing(axes).min()
+    for s in (-1, 1):   # plexus along the floor of the ventricle body
+        p0, p1 = (s * 9, 12, 10), (s * 12, -18, 6)
+        pts = _curve(rng, p0, p1, step, 2) + np.array([brain.midline, 0, brain.centre_z], np.float32)
+        paint_tube(t, axes, PLEXUS, pts, rng.uniform(1.5, 2.5), on=(CSF,))
+    wm = np.flatnonzero(t == WM)
+    for i in rng.choice(wm, size=min(len(wm), int(rng.integers(3, 13))), replace=False):
+        c = [float(v.ravel()[k]) for v, k in zip(axes, np.unravel_index(i, t.shape))]
+        _paint_ellipsoid(t, axes, WMH, c, rng.uniform(1.5, 4.5, 3), on=(WM, GM))
+
+# %% ../nbs/02_synth.ipynb #d3ddd904
+def mass_effect(brain:Brain, axes, centre, radius:float, strength:float) -> None:
+    "Push the anatomy away from `centre`: a radial warp shifting structures by up to ~0.43·`strength`·`radius` mm."
+    R = 2.5 * radius
+    sl = _box(axes, [c - R for c in centre], [c + R for c in centre])
+    x, y, z = _sub(axes, sl)
+    dx, dy, dz = x - centre[0], y - centre[1], z - centre[2]
+    f = 1 - strength * np.exp(-(dx**2 + dy**2 + dz**2) / np.float32(radius**2))
+    src = []
+    for a, (v, d) in enumerate(zip(axes, (dx, dy, dz))):
+        v = v.ravel(); step = float(v[1] - v[0]) if v.size > 1 else 1.0
+        i = np.rint((centre[a] + d * f - float(v[0])) / step).astype(np.int32)
+        src.append(np.clip(i, 0, v.size - 1))
+    t = brain.tissue[sl]
+    warped = brain.tissue[tuple(src)]
+    keep = (t == BG) | (warped == BG)
+    brain.tissue[sl] = np.where(keep, t, warped)
+
 # %% ../nbs/02_synth.ipynb #a73e88b4
-#                  BG   CSF    GM    WM
+#                   BG   CSF    GM    WM  vessel plexus  WMH
 TISSUE_INTENSITY = {
-    "t1":    (0,  350,  620,  880),
-    "t1ce":  (0,  380,  640,  860),
-    "flair": (0,  170,  560,  430),
-    "t2":    (0, 1900, 1050,  700),
+    "t1":    (0,  350,  620,  880,  520,  600,  700),
+    "t1ce":  (0,  380,  640,  860,  1600, 1500, 720),
+    "flair": (0,  170,  560,  430,  330,  520,  950),
+    "t2":    (0, 1900, 1050,  700,  450,  1300, 1350),
 }
 # tumour compartments: oedema, necrosis (high grade), enhancing rim, non-enhancing core (low grade)
 TUMOUR_INTENSITY = {
@@ -152,7 +245,40 @@ TUMOUR_INTENSITY = {
     "flair": dict(ed=1050, ncr=520,  et=850,  net=720),
     "t2":    dict(ed=1500, ncr=1850, et=1150, net=1650),
 }
-NOISE = dict(t1=0.035, t1ce=0.035, flair=0.05, t2=0.035)   # noise std as a fraction of white-matter signal (FLAIR: grey)
+
+@dataclass
+class Scanner:
+    "How one case was scanned: gain, contrast and noise per sequence, bias strength, contrast-agent uptake."
+    gain: dict          # modality -> overall gain (arbitrary units)
+    contrast: dict      # modality -> factor on every tissue's difference from white matter
+    noise: dict         # modality -> noise std as a fraction of the white-matter (FLAIR: grey-matter) signal
+    bias: float         # amplitude of the log bias field
+    enhancement: float  # fraction of the full T1ce enhancement (tumour and vessels alike)
+    oedema: float       # fraction of the full oedema contrast on FLAIR and T2
+
+def draw_scanner(rng:np.random.Generator) -> Scanner:
+    "Random acquisition settings of one case (a different 'scanner' and patient each time)."
+    u = lambda lo, hi: {m: float(rng.uniform(lo, hi)) for m in MODALITIES}
+    return Scanner(gain=u(0.7, 1.4), contrast=u(0.8, 1.2), noise=u(0.03, 0.08), bias=float(rng.uniform(0.06, 0.22)),
+                   enhancement=float(rng.uniform(0.6, 1.0)), oedema=float(rng.uniform(0.5, 1.0)))
+
+def _tissue_lut(m:str, sc:Scanner, rng) -> np.ndarray:
+    "Intensity per tissue code for sequence `m` under scanner `sc` (±5 % jitter per tissue)."
+    lut = np.array(TISSUE_INTENSITY[m], np.float32)
+    wm = lut[WM]
+    lut = wm + (lut - wm) * sc.contrast[m]
+    if m == "t1ce": lut[[VESSEL, PLEXUS]] = wm + (lut[[VESSEL, PLEXUS]] - wm) * sc.enhancement
+    if m in ("flair", "t2"): lut[WMH] = wm + (lut[WMH] - wm) * (0.5 + 0.5 * sc.oedema)
+    lut *= rng.uniform(0.95, 1.05, lut.size).astype(np.float32) * np.float32(sc.gain[m])
+    lut[BG] = 0
+    return lut
+
+def _tumour_value(m:str, k:str, sc:Scanner, rng) -> np.float32:
+    "Intensity of tumour compartment `k` on sequence `m` under scanner `sc`."
+    wm = TISSUE_INTENSITY[m][WM]
+    v = wm + (TUMOUR_INTENSITY[m][k] - wm) * sc.contrast[m]
+    if m == "t1ce" and k == "et": v = wm + (v - wm) * sc.enhancement
+    return np.float32(v * sc.gain[m] * rng.uniform(0.93, 1.07))
 
 # %% ../nbs/02_synth.ipynb #031dd3ac
 def _rotation(rng:np.random.Generator) -> np.ndarray:
@@ -173,38 +299,53 @@ def blob_distance(rng:np.random.Generator, x, y, z, centre, radius:float, bump:f
     return d
 
 @dataclass
+class Site:
+    "Where a tumour grows: hemisphere (`side` ±1), centre (mm), oedema and core radii (mm)."
+    side: float
+    centre: tuple
+    r_ed: float
+    r_core: float
+
+def tumour_site(rng:np.random.Generator, brain:Brain) -> Site:
+    "A random tumour site in the inner part of one hemisphere of `brain`, away from the midline."
+    ax, ay, az = brain.radii
+    side = float(rng.choice([-1.0, 1.0]))
+    r_ed = rng.uniform(18, 30); r_core = r_ed * rng.uniform(0.55, 0.8)
+    while True:
+        c = (brain.midline + side * rng.uniform(18, 42), rng.uniform(-50, 50), brain.centre_z + rng.uniform(-10, 35))
+        if (c[0] / ax)**2 + (c[1] / ay)**2 + ((c[2] - brain.centre_z) / az)**2 < 0.6**2: return Site(side, c, r_ed, r_core)
+
+@dataclass
 class Tumour:
-    "Tumour labels (0, 1, 2, 4) in the box `box` of the brain box, and what kind of case it is."
+    "Tumour labels (0, 1, 2, 4) in the box `box` of the brain box, oedema strength there, and what kind of case it is."
     labels: np.ndarray   # uint8 [box shape]
+    oedema: np.ndarray   # float32 [box shape]: 1 deep in the oedema, fading towards its edge
     box: tuple           # slices into the brain box
     high_grade: bool     # enhancing core (4) with optional necrosis (1), else non-enhancing core (1) or oedema only
     centre: tuple        # mm
 
-def add_tumour(rng:np.random.Generator, brain:Brain, axes, high_grade:bool, core:bool) -> Tumour:
-    "Draw a random tumour inside one hemisphere of `brain` (`axes`: world axes of the brain box)."
-    ax, ay, az = brain.radii
-    side = rng.choice([-1.0, 1.0])
-    r_ed = rng.uniform(18, 30); r_core = r_ed * rng.uniform(0.55, 0.8)
-    while True:   # centre: inner part of one hemisphere, away from the midline
-        c = (brain.midline + side * rng.uniform(18, 42), rng.uniform(-50, 50), brain.centre_z + rng.uniform(-10, 35))
-        if (c[0] / ax)**2 + (c[1] / ay)**2 + ((c[2] - brain.centre_z) / az)**2 < 0.6**2: break
-    R = r_ed * 1.6
+def add_tumour(rng:np.random.Generator, brain:Brain, axes, site:Site, high_grade:bool, core:bool) -> Tumour:
+    "Draw a tumour at `site` of `brain` (`axes`: world axes of the brain box); oedema reaches further in white matter."
+    c, side = site.centre, site.side
+    R = site.r_ed * 1.7
     sl = _box(axes, [v - R for v in c], [v + R for v in c])
     x, y, z = _sub(axes, sl)
     t = brain.tissue[sl]
-    d_core = blob_distance(rng, x, y, z, c, r_core, 0.15, 9)
-    c2 = tuple(v + rng.uniform(-0.2, 0.2) * r_core for v in c)
-    d_ed = blob_distance(rng, x, y, z, c2, r_ed, 0.22, 11)
+    d_core = blob_distance(rng, x, y, z, c, site.r_core, 0.15, 9)
+    c2 = tuple(v + rng.uniform(-0.2, 0.2) * site.r_core for v in c)
+    d_ed = blob_distance(rng, x, y, z, c2, site.r_ed, 0.3, 8)
     inside = (t > 0) & ((x - brain.midline) * side > 1.5)
     core_m = (d_core < 1) & inside
+    reach = np.select([np.isin(t, (WM, WMH)), np.isin(t, (GM, VESSEL))], [1.15, 0.75], 0.0).astype(np.float32)
     lab = np.zeros(t.shape, np.uint8)
-    lab[(((d_ed < 1) & (t != CSF)) | core_m) & inside] = 2
+    lab[((d_ed < reach) | core_m) & inside] = 2
     if high_grade:
         lab[core_m] = 4
         if core: lab[core_m & (d_core < rng.uniform(0.35, 0.6))] = 1
     elif core:
         lab[core_m] = 1
-    return Tumour(lab, sl, high_grade, c)
+    oedema = np.clip((reach - d_ed) / np.maximum(reach, 0.1) * 2.5 + 0.35, 0.35, 1).astype(np.float32)
+    return Tumour(lab, oedema, sl, high_grade, c)
 
 # %% ../nbs/02_synth.ipynb #570a6655
 @dataclass
@@ -214,27 +355,59 @@ class SynthCase:
     seg: np.ndarray        # uint8 [X, Y, Z]: 0, 1, 2 and et_label
     affine: np.ndarray     # 4×4
     has_enhancing: bool
-    tissue: np.ndarray | None = None   # uint8 [X, Y, Z] tissue codes (BG, CSF, GM, WM) under the tumour, for tests
+    tissue: np.ndarray | None = None   # uint8 [X, Y, Z] tissue codes (`TISSUES`) under the tumour, for tests
+    scanner: Scanner | None = None     # how it was "scanned"
+    et_label: int = 4                  # label of enhancing tumour in `seg`
 
     @property
     def image(self) -> np.ndarray:
         "The images stacked `[4, X, Y, Z]` in `MODALITIES` order."
         return np.stack([self.images[m] for m in MODALITIES])
 
-def _bias(rng:np.random.Generator, shape) -> list[np.ndarray]:
-    "Three 1-D smooth factors (±~12 %), one per axis, whose outer product is a separable bias field."
-    return [np.exp(0.12 * smooth_noise(rng, (n, 1, 1), (5, 4, 4))[:, 0, 0]).astype(np.float32) for n in shape]
+def _bias(rng:np.random.Generator, shape, amplitude:float) -> list[np.ndarray]:
+    "Three 1-D smooth factors, one per axis, whose outer product is a separable bias field of about ±`amplitude`."
+    return [np.exp(amplitude * smooth_noise(rng, (n, 1, 1), (5, 4, 4))[:, 0, 0]).astype(np.float32) for n in shape]
+
+def synth_anatomy(rng:np.random.Generator, shape, affine, high_grade:bool, core:bool) -> tuple[Brain, Tumour]:
+    "Tissue map with vessels, plexus and lesions, pushed aside by a tumour drawn at a random site."
+    brain = brain_tissue(rng, shape, affine)
+    axes = _sub(world_axes(shape, affine), brain.box)
+    add_vessels(rng, brain, axes)
+    add_plexus_and_lesions(rng, brain, axes)
+    site = tumour_site(rng, brain)
+    mass_effect(brain, axes, site.centre, site.r_ed, rng.uniform(0.3, 0.55))
+    return brain, add_tumour(rng, brain, axes, site, high_grade, core)
+
+def _paint_tumour(v:np.ndarray, m:str, comp:dict, sc:Scanner, rng, lut) -> None:
+    "Set tumour voxels of `v` (sequence `m`); `comp`: compartment -> (positions, texture, patchiness, oedema weight)."
+    for k, (p, tex, patchy, fade) in comp.items():
+        val = _tumour_value(m, k, sc, rng) * tex
+        if k == "ed":      # oedema: a blend with the tissue underneath, fading towards its edge
+            v[p] += fade * (sc.oedema if m in ("flair", "t2") else 1.0) * (val - v[p])
+        elif k == "et" and m == "t1ce":   # patchy enhancement
+            v[p] = lut[WM] + (val - lut[WM]) * patchy
+        else: v[p] = val
+
+def _compartments(tum:Tumour, lv, ijk, rng, hgg:bool) -> dict:
+    "Tumour compartment -> (positions in the brain vector, texture, patchiness, oedema weight)."
+    tpos = np.flatnonzero(lv); tl = lv[tpos]
+    in_tum = tuple(i[tpos] - s.start for i, s in zip(ijk, tum.box))
+    tex = (1 + 0.08 * smooth_noise(rng, tum.labels.shape, (6, 6, 6)))[in_tum]
+    patchy = np.clip(1 + 0.25 * smooth_noise(rng, tum.labels.shape, (7, 7, 7)), 0.6, 1.3)[in_tum]
+    fade = tum.oedema[in_tum]
+    sel = dict(ed=tl == 2, ncr=(tl == 1) & hgg, et=tl == 4, net=(tl == 1) & (not hgg))
+    return {k: (tpos[s], tex[s], patchy[s], fade[s]) for k, s in sel.items()}
 
 def synth_case(seed:int, shape=(240, 240, 155), et_label:int=4, enhancing:bool|None=None) -> SynthCase:
     "A random brain-like case with a tumour; `enhancing=None` draws high grade (enhancing) with probability 0.75."
-    shape = parse_shape(shape)
+    shape = parse_shape(shape, min_side=24)
     if et_label not in (3, 4): raise BratsError(f"et_label {et_label}: expected 4 (BraTS 2018-2022) or 3 (2023+)")
     rng = np.random.default_rng(seed)
     affine = synth_affine(shape)
     hgg = bool(rng.random() < 0.75) if enhancing is None else bool(enhancing)
     core = bool(rng.random() < (0.85 if hgg else 0.6))
-    brain = brain_tissue(rng, shape, affine)
-    tum = add_tumour(rng, brain, _sub(world_axes(shape, affine), brain.box), hgg, core)
+    sc = draw_scanner(rng)
+    brain, tum = synth_anatomy(rng, shape, affine, hgg, core)
     tis = brain.tissue
     lab = np.zeros(tis.shape, np.uint8); lab[tum.box] = tum.labels
     # from here on, work on the brain voxels only (a 1-D vector): a fraction of the volume
@@ -242,35 +415,26 @@ def synth_case(seed:int, shape=(240, 240, 155), et_label:int=4, enhancing:bool|N
     ij, iz = np.divmod(flat, np.int32(tis.shape[2]))         # brain voxel -> (x·Y + y, z) in the box
     ijk = (*np.divmod(ij, np.int32(tis.shape[1])), iz)
     tv, lv = tis.ravel()[flat], lab.ravel()[flat]
-    tpos = np.flatnonzero(lv)
-    tl = lv[tpos]
-    masks = dict(ed=tpos[tl == 2], ncr=tpos[(tl == 1) & hgg], et=tpos[tl == 4], net=tpos[(tl == 1) & (not hgg)])
-    tex = 1 + 0.06 * smooth_noise(rng, tum.labels.shape, (6, 6, 6))
-    tex = tex[tuple(i[tpos] - s.start for i, s in zip(ijk, tum.box))]
-    texm = {k: tex[np.searchsorted(tpos, p)] for k, p in masks.items()}
+    comp = _compartments(tum, lv, ijk, rng, hgg)
     out_idx = np.ravel_multi_index(tuple(i + s.start for i, s in zip(ijk, brain.box)), shape).astype(np.int32)
     images = {}
     for m in MODALITIES:
-        gain = rng.uniform(0.7, 1.4)
-        lut = np.array(TISSUE_INTENSITY[m], np.float32) * rng.uniform(0.95, 1.05, 4).astype(np.float32) * np.float32(gain)
+        lut = _tissue_lut(m, sc, rng)
         v = lut[tv]
-        for k, p in masks.items():
-            val = np.float32(TUMOUR_INTENSITY[m][k] * gain * rng.uniform(0.93, 1.07))
-            v[p] = (0.25 * v[p] + 0.75 * val * texm[k]) if k == "ed" else val * texm[k]
-        bx, by, bz = _bias(rng, tis.shape)
+        _paint_tumour(v, m, comp, sc, rng, lut)
+        bx, by, bz = _bias(rng, tis.shape, sc.bias)
         v *= np.outer(bx, by).ravel()[ij]; v *= bz[iz]
         noise = rng.standard_normal(v.shape, dtype=np.float32)
-        noise *= NOISE[m] * lut[GM if m == "flair" else WM]
+        noise *= np.float32(sc.noise[m] * lut[GM if m == "flair" else WM])
         v += noise
         np.maximum(v, 1, out=v)
-        full = np.zeros(shape, np.int16)
-        full.ravel()[out_idx] = np.rint(v, out=v)
-        images[m] = full
+        images[m] = np.zeros(shape, np.int16)
+        images[m].ravel()[out_idx] = np.rint(v, out=v)
     seg = np.zeros(shape, np.uint8); tissue = np.zeros(shape, np.uint8)
     tissue.ravel()[out_idx] = tv
     seg.ravel()[out_idx] = lv
     if et_label != 4: seg[seg == 4] = et_label
-    return SynthCase(images, seg, affine, bool((seg == et_label).any()), tissue)
+    return SynthCase(images, seg, affine, bool((seg == et_label).any()), tissue, sc, et_label)
 
 # %% ../nbs/02_synth.ipynb #7a2783fe
 def save_nifti(arr:np.ndarray, affine:np.ndarray, path) -> Path:
