@@ -130,7 +130,7 @@ def brain_tissue(rng:np.random.Generator, shape, affine) -> Brain:
         _paint_ellipsoid(tissue, sub, CSF, (s * 13, -24, 9), (5, 10, 11))
     return Brain(tissue, sl, (ax, ay, az), cz, xm0)
 
-# %% ../nbs/02_synth.ipynb #cb0c2dc4
+# %% ../nbs/02_synth.ipynb #39125ab1
 def _voxel_index(axes, p) -> np.ndarray:
     "Nearest voxel indices `[N, 3]` (int, unclipped) of world points `p` `[N, 3]` on the grid of `axes`."
     out = []
@@ -212,7 +212,7 @@ def add_plexus_and_lesions(rng:np.random.Generator, brain:Brain, axes) -> None:
         c = [float(v.ravel()[k]) for v, k in zip(axes, np.unravel_index(i, t.shape))]
         _paint_ellipsoid(t, axes, WMH, c, rng.uniform(1.5, 4.5, 3), on=(WM, GM))
 
-# %% ../nbs/02_synth.ipynb #d3ddd904
+# %% ../nbs/02_synth.ipynb #0d2f5075
 def mass_effect(brain:Brain, axes, centre, radius:float, strength:float) -> None:
     "Push the anatomy away from `centre`: a radial warp shifting structures by up to ~0.43·`strength`·`radius` mm."
     R = 2.5 * radius
