@@ -8,7 +8,7 @@ import json, shutil, time
 from dataclasses import dataclass, asdict
 from pathlib import Path
 import numpy as np
-from .brats import BratsError
+from .brats import BratsError, REGIONS, atomic_write_bytes
 from .synth import synth_dataset
 from .h5 import pack_dataset
 from .data import find_cases, load_case
@@ -16,9 +16,12 @@ from .metrics import evaluate_folder, write_metrics_csv, format_table, summarise
 from .config import TrainConfig
 from .train import train
 from .infer import predict_folder
+from .precision import choose_precision
+from .distributed import resolve_device, dist_env
+from .baseline import baseline_scores
 
 # %% auto #0
-__all__ = ['DemoData', 'make_demo_data', 'prepare_out_dir', 'summary_of', 'draw_predictions', 'run_demo']
+__all__ = ['STAMP', 'DemoData', 'make_demo_data', 'prepare_out_dir', 'summary_of', 'draw_predictions', 'run_demo']
 
 # %% ../nbs/30_demo.ipynb #171d7879
 @dataclass
@@ -30,27 +33,50 @@ class DemoData:
     seed: int = 0
     naming: str = "2018"
 
-def _stamp_matches(folder:Path, spec:DemoData) -> bool:
-    stamp = folder / "demo_data.json"
-    return stamp.is_file() and json.loads(stamp.read_text()) == json.loads(json.dumps(asdict(spec)))
+STAMP = "demo_data.json"   # the settings the data were made with, and every file the demo wrote
 
-def make_demo_data(data_dir, spec:DemoData=DemoData(), workers:int=2, progress:bool=True) -> tuple[Path, Path, Path]:
+def _read_stamp(data_dir:Path) -> dict|None:
+    "The stamp of the demo's data folder, or None if the demo never wrote one there."
+    stamp = data_dir / STAMP
+    return json.loads(stamp.read_text()) if stamp.is_file() else None
+
+def _remove_written(data_dir:Path, stamp:dict) -> None:
+    "Delete exactly the files an earlier demo wrote (listed in its stamp), then the folders they leave empty."
+    for rel in stamp.get("files", []): (data_dir / rel).unlink(missing_ok=True)
+    for rel in sorted({str(Path(r).parent) for r in stamp.get("files", [])}, key=len, reverse=True):
+        folder = data_dir / rel
+        while folder != data_dir and folder.is_dir() and not any(folder.iterdir()): folder.rmdir(); folder = folder.parent
+    (data_dir / STAMP).unlink()
+
+def _refuse_foreign(data_dir:Path, folders) -> None:
+    "A `BratsError` if any of `folders` holds something the demo did not write (it would be trained or tested on)."
+    for d in folders:
+        found = sorted(p.name for p in d.iterdir())[:3] if d.is_dir() else [d.name] if d.exists() else []
+        if found:
+            raise BratsError(f"{d} holds files the demo did not write ({', '.join(found)}): "
+                             "choose another demo data folder (--data-dir)")
+
+def make_demo_data(data_dir, # the demo's data folder (made if missing)
+                   spec:DemoData=DemoData(), # what to synthesise
+                   workers:int=2, # processes for synthesis and packing
+                   progress:bool=True, # progress bars
+                  ) -> tuple[Path, Path, Path]:
     "Synthesise (or reuse) the training and test folders, pack the training cases: `(train_dir, test_dir, train_h5)`."
     data_dir = Path(data_dir)
     if data_dir.exists() and not data_dir.is_dir(): raise BratsError(f"demo data folder {data_dir} is a file")
     train_dir, test_dir, h5 = data_dir / "train", data_dir / "test", data_dir / "train.h5"
-    if not (_stamp_matches(data_dir, spec) and h5.is_file()):
-        ours = (data_dir / "demo_data.json").is_file()
-        for d in (train_dir, test_dir):
-            if d.exists() and not ours:
-                raise BratsError(f"{d} exists and was not written by the demo: choose another demo data folder")
-            if d.exists(): shutil.rmtree(d)  # the demo's own synthetic cases, made with other settings
-        synth_dataset(train_dir, spec.n_train, seed=spec.seed, shape=spec.shape, naming=spec.naming,
-                      workers=workers, progress=progress)
-        synth_dataset(test_dir, spec.n_test, seed=spec.seed + 10_000, shape=spec.shape, naming=spec.naming,
-                      workers=workers, progress=progress)
-        pack_dataset(train_dir, h5, workers=workers, progress=progress)
-        (data_dir / "demo_data.json").write_text(json.dumps(asdict(spec)))
+    stamp = _read_stamp(data_dir)
+    if stamp and stamp["spec"] == json.loads(json.dumps(asdict(spec))) and h5.is_file(): return train_dir, test_dir, h5
+    if stamp: _remove_written(data_dir, stamp)   # the demo's own files, made with other settings; nothing else
+    _refuse_foreign(data_dir, (train_dir, test_dir, h5))
+    synth_dataset(train_dir, spec.n_train, seed=spec.seed, shape=spec.shape, naming=spec.naming,
+                  workers=workers, progress=progress)
+    synth_dataset(test_dir, spec.n_test, seed=spec.seed + 10_000, shape=spec.shape, naming=spec.naming,
+                  workers=workers, progress=progress)
+    pack_dataset(train_dir, h5, workers=workers, progress=progress)
+    files = [str(p.relative_to(data_dir)) for d in (train_dir, test_dir) for p in sorted(d.rglob("*")) if p.is_file()]
+    atomic_write_bytes(json.dumps(dict(spec=asdict(spec), files=files + ["train.h5"]), indent=0).encode(),
+                       data_dir / STAMP)
     return train_dir, test_dir, h5
 
 # %% ../nbs/30_demo.ipynb #8572134f
@@ -88,24 +114,40 @@ def draw_predictions(test_dir, pred_dir, out_dir, n:int=3) -> list[Path]:
     return paths
 
 # %% ../nbs/30_demo.ipynb #3a89e24b
-def run_demo(out_dir="demo_out", data_dir="data/demo", minutes:float|None=None, seed:int=0,
-             data:DemoData|None=None, config:TrainConfig|None=None, tta:bool=True, progress:bool=True) -> dict:
-    "Synthesise, pack, train, predict (8-flip TTA unless `tta=False`) and evaluate; write the results to `out_dir`."
+def _network_vs_baseline(summary:dict) -> str:
+    "Two lines: held-out mean Dice per region of the network and of the intensity baseline."
+    line = lambda name, pre: f"{name:<22}" + "".join(f"  {r} {summary[pre + r]:.3f}" for r in REGIONS)
+    return line("network, Dice", "dice_") + "\n" + line("threshold baseline", "baseline_dice_")
+
+def run_demo(out_dir="demo_out", # the run's outputs: run/, pred/, metrics.csv, summary.json, pictures
+             data_dir="data/demo", # the synthetic cases and their packed file (reused when the settings match)
+             minutes:float|None=None, # optional wall-clock cap on training; default: the preset's fixed step budget
+             seed:int=0, # seed of the data and of training
+             data:DemoData|None=None, # what to synthesise (default: `DemoData(seed=seed)`)
+             config:TrainConfig|None=None, # training settings (default: the `'demo'` preset with `seed`)
+             tta:bool=True, # average the 8 mirror flips at prediction, as the paper does
+             progress:bool=True, # progress bars and per-epoch lines
+            ) -> dict:
+    "Synthesise, pack, train, predict and evaluate, and score the intensity baseline; write the results to `out_dir`."
     t0 = time.time()
     data = data or DemoData(seed=seed)
     config = config or TrainConfig.preset("demo", seed=seed)
     if minutes is not None: config = config.update(max_minutes=minutes)
+    precision = choose_precision(config.amp, resolve_device(config.device, dist_env()).type, config.channels_last)
+    print(precision.why)
     out = prepare_out_dir(out_dir)
-    _, test_dir, h5 = make_demo_data(data_dir, data, progress=progress)
-    run_dir = out / "run"
-    train(h5, run_dir, config, progress=progress)
-    ckpt = run_dir / "last.pt"   # the final model, as in the paper (best.pt, chosen on few cases, stays in run/)
+    train_dir, test_dir, h5 = make_demo_data(data_dir, data, progress=progress)
+    history = train(h5, out / "run", config, progress=progress)
+    ckpt = out / "run" / "last.pt"   # the final model, as in the paper (best.pt, chosen on few cases, stays in run/)
     predict_folder(ckpt, test_dir, out / "pred", tta=tta, progress=progress)
     rows = evaluate_folder(out / "pred", test_dir, progress=progress)
     write_metrics_csv(rows, out / "metrics.csv")
     print(format_table(rows))
-    if (run_dir / "curves.png").is_file(): shutil.copy(run_dir / "curves.png", out / "curves.png")
+    if (out / "run" / "curves.png").is_file(): shutil.copy(out / "run" / "curves.png", out / "curves.png")
     draw_predictions(test_dir, out / "pred", out)
-    summary = summary_of(rows) | dict(n_test=len(rows), checkpoint=str(ckpt), wall_s=round(time.time() - t0, 1))
-    (out / "summary.json").write_text(json.dumps(summary, indent=1))
+    summary = summary_of(rows) | baseline_scores(train_dir, test_dir) | dict(
+        n_test=len(rows), seed=seed, steps=sum(r.get("steps", 0) for r in history), precision=precision.why,
+        checkpoint=str(ckpt), wall_s=round(time.time() - t0, 1))
+    print(_network_vs_baseline(summary))
+    atomic_write_bytes(json.dumps(summary, indent=1).encode(), out / "summary.json")
     return summary

@@ -1,0 +1,100 @@
+"""`brats_repro demo` for seeds 0-4, as a user runs it: held-out Dice of the network against the intensity baseline,
+wall time, CPU and the precision the demo chose. Each seed runs the README's command in its own process, one after
+the other, so that each wall time is the machine's alone. Results: bench/out/demo_seeds.json and demo_seeds.md.
+
+    python bench/demo_seeds.py                    # seeds 0-4 (~45 min on 2 cores)
+    python bench/demo_seeds.py --emulate-avx2     # on an AVX-512 machine: the AVX2-only code path (timings indicative)
+    python bench/demo_seeds.py --seeds 0 1
+
+Targets (issue 8): each seed within 10 minutes, Dice WT >= 0.85, TC >= 0.75, ET >= 0.70, and each region at least
+0.15 above the baseline.
+"""
+from __future__ import annotations
+import argparse, json, os, platform, subprocess, sys, time
+from pathlib import Path
+from _common import OUT, markdown_table
+
+REGIONS = ("WT", "TC", "ET")
+TARGET_DICE = dict(WT=0.85, TC=0.75, ET=0.70)
+TARGET_MARGIN, TARGET_WALL_S = 0.15, 600
+AVX2_ENV = dict(ATEN_CPU_CAPABILITY="avx2", ONEDNN_MAX_CPU_ISA="AVX2")
+
+
+def cpu_description(env: dict) -> str:
+    "The CPU model (lscpu), whether it has native bf16, and the kernels torch runs in `env`."
+    lscpu = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
+    model = next((l.split(":", 1)[1].strip() for l in lscpu.splitlines() if l.startswith("Model name")), "?")
+    bf16 = "avx512_bf16" in lscpu
+    cap = subprocess.run([sys.executable, "-c", "import torch; print(torch.backends.cpu.get_cpu_capability())"],
+                         capture_output=True, text=True, env=env).stdout.strip()
+    return f"{model}, {os.cpu_count()} cores, {'with' if bf16 else 'without'} avx512_bf16, torch kernels {cap}"
+
+
+def run_seed(seed: int, root: Path, env: dict) -> dict:
+    "Run `brats_repro demo --seed seed` in a fresh process; its summary.json plus the wall time and the log's precision line."
+    out, data = root / f"seed{seed}", root / f"data{seed}"
+    t = time.perf_counter()
+    p = subprocess.run(["brats_repro", "demo", "--seed", str(seed), "--out", str(out), "--data-dir", str(data)],
+                       capture_output=True, text=True, env=env)
+    wall = time.perf_counter() - t
+    (root / f"seed{seed}.log").write_text(p.stdout + p.stderr)
+    if p.returncode != 0:
+        return dict(seed=seed, error=(p.stderr.strip().splitlines() or [f"exit {p.returncode}"])[-1], wall_s=wall)
+    summary = json.loads((out / "summary.json").read_text())
+    return summary | dict(seed=seed, wall_s=round(wall, 1))
+
+
+def meets(r: dict) -> bool:
+    "Whether one seed meets every target."
+    return ("error" not in r and r["wall_s"] <= TARGET_WALL_S and
+            all(r[f"dice_{k}"] >= TARGET_DICE[k] and r[f"dice_{k}"] - r[f"baseline_dice_{k}"] >= TARGET_MARGIN
+                for k in REGIONS))
+
+
+def table(rows: list[dict]) -> str:
+    "Per seed and min/mean: network and baseline Dice per region, margin, wall time, precision."
+    header = ["seed"] + [f"Dice {k}" for k in REGIONS] + [f"baseline {k}" for k in REGIONS] + \
+             ["min margin", "wall (min)", "precision", "targets"]
+    ok = [r for r in rows if "error" not in r]
+    def cells(r, name):
+        margin = min(r[f"dice_{k}"] - r[f"baseline_dice_{k}"] for k in REGIONS)
+        return ([name] + [f"{r[f'dice_{k}']:.3f}" for k in REGIONS] + [f"{r[f'baseline_dice_{k}']:.3f}" for k in REGIONS]
+                + [f"{margin:+.3f}", f"{r['wall_s'] / 60:.1f}"])
+    body = [cells(r, str(r["seed"])) + [r.get("precision", "?"), "met" if meets(r) else "**missed**"] for r in ok]
+    body += [[str(r["seed"]), f"failed: {r['error'][:100]}"] + [""] * (len(header) - 2) for r in rows if "error" in r]
+    if ok:
+        keys = [f"dice_{k}" for k in REGIONS] + [f"baseline_dice_{k}" for k in REGIONS] + ["wall_s"]
+        for name, f in (("min", min), ("mean", lambda v: sum(v) / len(v))):
+            agg = {k: f([r[k] for r in ok]) for k in keys}
+            row = cells(agg, name)
+            if name == "min": row[7] = f"{min(min(r[f'dice_{k}'] - r[f'baseline_dice_{k}'] for k in REGIONS) for r in ok):+.3f}"
+            body.append(row + ["", ""])
+    return markdown_table(header, body)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seeds", type=int, nargs="*", default=[0, 1, 2, 3, 4])
+    ap.add_argument("--emulate-avx2", action="store_true", help="run the children with " +
+                    " ".join(f"{k}={v}" for k, v in AVX2_ENV.items()))
+    ap.add_argument("--out", default=str(OUT / "demo_seeds"))
+    args = ap.parse_args()
+    env = dict(os.environ, **(AVX2_ENV if args.emulate_avx2 else {}))
+    root = Path(args.out); root.mkdir(parents=True, exist_ok=True)
+    meta = dict(command=" ".join(["python", *sys.argv]), cpu=cpu_description(env), machine=platform.platform(),
+                emulated_avx2=args.emulate_avx2, date=time.strftime("%Y-%m-%d %H:%M"))
+    print(meta["cpu"], flush=True)
+    rows = []
+    for seed in args.seeds:
+        rows.append(run_seed(seed, root, env))
+        print(json.dumps(rows[-1]), flush=True)
+        (root.parent / f"{root.name}.json").write_text(json.dumps(dict(meta=meta, results=rows), indent=1))
+    md = f"`brats_repro demo --seed k`, k = {', '.join(map(str, args.seeds))}; {meta['cpu']}" + \
+         (" (AVX2 emulated)" if args.emulate_avx2 else "") + f"; {meta['date']}.\n\n" + table(rows)
+    (root.parent / f"{root.name}.md").write_text(md + "\n")
+    print(md)
+    sys.exit(0 if all(meets(r) for r in rows) else 1)
+
+
+if __name__ == "__main__":
+    main()
