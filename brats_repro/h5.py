@@ -55,7 +55,7 @@ def prepare_case(case:Case, # a case found by `data.scan_cases`
                 et_label=case.et_label, source=str(case.folder))
     return dict(image=image, label=label, meta=meta)
 
-# %% ../nbs/04_h5.ipynb #b342c1c7
+# %% ../nbs/04_h5.ipynb #f21e61d2
 _REASONS = {errno.ENOSPC: "no space left on device", errno.EDQUOT: "disk quota exceeded",
             errno.EROFS: "read-only file system", errno.EACCES: "permission denied", errno.EPERM: "permission denied",
             errno.EISDIR: "it is a folder", errno.ENOTDIR: "a part of the path is not a folder",
