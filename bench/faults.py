@@ -46,7 +46,7 @@ def start(data:Path, out:Path, cfg:dict) -> subprocess.Popen:
     resume = "1" if (out / "last.pt").exists() else "0"
     with open(out.parent / f"{out.name}.log", "a") as log:   # a file, not a pipe: it never fills up and blocks
         return subprocess.Popen([sys.executable, "-c", CHILD, str(data), str(out), json.dumps(cfg), resume], env=env,
-                                stdout=subprocess.DEVNULL, stderr=log)
+                                stdout=subprocess.DEVNULL, stderr=log, cwd=out.parent)   # cwd: no other package
 
 def last_error(out:Path) -> str:
     "The last line the training processes of `out` wrote to stderr."
