@@ -4,10 +4,11 @@ same checkpoints and history as an uninterrupted run?
 A tiny packed synthetic dataset (brats_repro.synth + pack_dataset) and a tiny deterministic config (init_filters 8,
 32³ crops, a few steps per epoch, several epochs, one thread). First one uninterrupted reference run; then `--runs`
 runs, each killed up to `--kills` times and resumed (`resume=True`, as `--resume`) until it finishes. A kill is one
-of three kinds, chosen at random:
+of four kinds, chosen at random:
 
 - `random`: at a uniformly random moment of the run (start-up included);
 - `in write`: as soon as a temporary checkpoint file (`.last.pt.*.tmp`, `.best.pt.*.tmp`) appears;
+- `in best.pt write`: as soon as `.best.pt.*.tmp` appears (`last.pt` of the epoch is complete, `best.pt` not);
 - `after last.pt`: 0-30 ms after `last.pt` was replaced (while `best.pt` and the logs are being written).
 
 After each run: `last.pt` (epoch, weights, optimiser state, scheduler), `best.pt` (epoch, weights) and
@@ -30,6 +31,7 @@ from brats_repro.train import train
 data, out, cfg, resume = sys.argv[1], sys.argv[2], json.loads(sys.argv[3]), sys.argv[4] == "1"
 train(data, out, None if resume else TrainConfig.from_dict(cfg), resume=resume, progress=False)
 """
+KINDS = ("random", "in write", "in best.pt write", "after last.pt")
 TEMP = re.compile(r"\.(last|best)\.pt\.[a-z0-9_]{8}\.tmp")
 
 def make_data(work:Path, cases:int, side:int) -> Path:
@@ -74,7 +76,8 @@ def watch_and_kill(p:subprocess.Popen, out:Path, kind:str, at:float, rng:random.
     while p.poll() is None:
         now = time.time() - t0
         if kind == "random" and now >= at: trigger = "random"
-        elif kind == "in write" and set(temps(out)) - stale: trigger = "in write"
+        elif kind == "in write" and set(temps(out)) - stale: trigger = kind
+        elif kind == "in best.pt write" and any(n.startswith(".best") for n in set(temps(out)) - stale): trigger = kind
         elif kind == "after last.pt" and mtime(out / "last.pt") != last0:
             time.sleep(rng.uniform(0, 0.03)); trigger = "after last.pt"
         if trigger:
@@ -123,7 +126,7 @@ def one_run(data:Path, out:Path, cfg:dict, max_kills:int, t_ref:float, rng:rando
             p.wait()
             if p.returncode: print(f"{out.name}: {last_error(out)}", file=sys.stderr)
             return kills, p.returncode
-        kind = rng.choice(["random", "in write", "after last.pt"])
+        kind = rng.choice(KINDS)
         seen = watch_and_kill(p, out, kind, rng.uniform(0.2, t_ref), rng)
         if seen is None:   # it finished first
             if p.returncode: print(f"{out.name}: {last_error(out)}", file=sys.stderr)
