@@ -4,7 +4,7 @@
 
 # %% ../nbs/23_checkpoint.ipynb #b219914e
 from __future__ import annotations
-import csv, io, json, random
+import csv, io, json, random, re, warnings
 from dataclasses import asdict
 from pathlib import Path
 import numpy as np
@@ -79,15 +79,23 @@ def make_checkpoint(model:nn.Module, # the network (a DDP wrapper is unwrapped)
                 scaler=scaler.state_dict() if scaler is not None else {}, epoch=int(epoch), rng=rng,
                 config=asdict(config), history=history, torch_version=str(torch.__version__))
 
+def _unreadable(path:Path, e:Exception) -> str:
+    "Why `torch.load(weights_only=True)` refused `path`, in the package's words (never torch's advice to disable it)."
+    refused = re.search(r"Unsupported global: GLOBAL (\S+)", str(e))
+    if refused: return (f"{path}: not a brats_repro checkpoint: it holds Python objects ({refused[1]}), which a "
+                        "checkpoint never does; refused without loading them")
+    return f"{path}: not a readable PyTorch checkpoint (truncated, corrupt or another kind of file: {type(e).__name__})"
+
 def read_checkpoint(path, # a file written by `train`
                     map_location="cpu", # where the tensors go
                    ) -> dict:
     "Load a training checkpoint with `weights_only=True`; `BratsError` if it is missing, corrupt or not ours."
     path = Path(path)
     if not path.is_file(): raise BratsError(f"{path}: checkpoint file not found")
-    try: ck = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as e:
-        raise BratsError(f"{path}: not a readable PyTorch checkpoint ({type(e).__name__}: {first_line(e)})") from None
+    try:
+        with warnings.catch_warnings():   # torch warns about pickle protocols of files it then refuses
+            warnings.simplefilter("ignore"); ck = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as e: raise BratsError(_unreadable(path, e)) from None
     missing = [k for k in _CKPT_KEYS if not isinstance(ck, dict) or k not in ck]
     if missing or ck.get("format") != CKPT_FORMAT:
         raise BratsError(f"{path}: not a brats_repro training checkpoint "
@@ -95,6 +103,15 @@ def read_checkpoint(path, # a file written by `train`
     return ck
 
 # %% ../nbs/23_checkpoint.ipynb #f6c910bc
+def _misfit(model:nn.Module, state:dict) -> str:
+    "What keeps `state` from loading into `model`: missing, unexpected and other-shaped tensors, with counts."
+    own = model.state_dict()
+    shape = [f"{k} {list(state[k].shape)} (NvNet has {list(v.shape)})" for k, v in own.items()
+             if k in state and hasattr(state[k], "shape") and tuple(state[k].shape) != tuple(v.shape)]
+    parts = [(len(ks), what, ks[:3]) for what, ks in (("missing", [k for k in own if k not in state]),
+             ("unexpected", [k for k in state if k not in own]), ("of another shape", shape)) if ks]
+    return "; ".join(f"{n} tensors {what}: {', '.join(ks)}{', ...' if n > 3 else ''}" for n, what, ks in parts)
+
 def load_model(path, # a checkpoint written by `train`
                device="cpu", # where the network goes
               ) -> nn.Module:
@@ -103,11 +120,13 @@ def load_model(path, # a checkpoint written by `train`
     cfg = ck["model_config"]
     try: model = NvNet(**cfg)
     except Exception as e:
-        raise BratsError(f"{path}: model_config {cfg} does not build an NvNet ({first_line(e)})") from None
+        raise BratsError(f"{path}: model_config {cfg} does not build an NvNet: {first_line(e, None)}") from None
     state = {k.removeprefix("module."): v for k, v in ck["model"].items()}
+    misfit = _misfit(model, state)
+    if misfit: raise BratsError(f"{path}: the weights do not fit the NvNet of its model_config: {misfit}")
     try: model.load_state_dict(state)
-    except RuntimeError as e:
-        raise BratsError(f"{path}: the weights do not fit NvNet({cfg}): {first_line(e)}") from None
+    except RuntimeError as e:   # e.g. a tensor of the right shape but another kind
+        raise BratsError(f"{path}: the weights do not fit NvNet({cfg}): {first_line(e, None)}") from None
     return model.to(device).eval()
 
 # %% ../nbs/23_checkpoint.ipynb #c0172aa2

@@ -4,7 +4,8 @@
 
 # %% ../nbs/04_h5.ipynb #e4e21210
 from __future__ import annotations
-import json, mmap, os, time
+import ctypes, errno, json, mmap, os, re, signal, sys, time
+from contextlib import contextmanager
 import multiprocessing as mp
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -17,7 +18,8 @@ from .brats import BratsError, MODALITIES, atomic_output, first_line
 from .data import Case, scan_cases, load_arrays, mask_box, crop_to_box, zscore_inplace
 
 # %% auto #0
-__all__ = ['FORMAT_VERSION', 'prepare_case', 'PackReport', 'pack_dataset', 'PackedCase', 'open_packed', 'mappable_offset',
+__all__ = ['FORMAT_VERSION', 'prepare_case', 'os_error_reason', 'writing', 'check_output_file', 'stale_temps',
+           'remove_stale_temps', 'PackReport', 'pack_dataset', 'PackedCase', 'open_packed', 'mappable_offset',
            'PackedFile']
 
 # %% ../nbs/04_h5.ipynb #665d90d9
@@ -53,6 +55,57 @@ def prepare_case(case:Case, # a case found by `data.scan_cases`
                 et_label=case.et_label, source=str(case.folder))
     return dict(image=image, label=label, meta=meta)
 
+# %% ../nbs/04_h5.ipynb #f21e61d2
+_REASONS = {errno.ENOSPC: "no space left on device", errno.EDQUOT: "disk quota exceeded",
+            errno.EROFS: "read-only file system", errno.EACCES: "permission denied", errno.EPERM: "permission denied",
+            errno.EISDIR: "it is a folder", errno.ENOTDIR: "a part of the path is not a folder",
+            errno.ENOENT: "no such file or folder"}
+
+def os_error_reason(e:OSError, # the error met reading or writing a file
+                   ) -> str:
+    "What went wrong, in plain words: 'no space left on device', 'read-only file system' ... (h5py's errors too)."
+    if e.errno in _REASONS: return _REASONS[e.errno]
+    m = re.search(r"errno = (\d+)", str(e))   # h5py reports the C library's errno inside its message
+    if m and int(m[1]) in _REASONS: return _REASONS[int(m[1])]
+    return first_line(e)
+
+@contextmanager
+def writing(path, # the file (or folder) being written, named in the message
+            doing:str="cannot write", # what failed, for the message
+           ):
+    "Turn an `OSError` inside the block into `BratsError('<path>: <doing>: <reason>')`."
+    try: yield
+    except OSError as e: raise BratsError(f"{path}: {doing}: {os_error_reason(e)}") from None
+
+def check_output_file(path, # a file about to be written
+                     ) -> Path:
+    "`path`, with its parent folder created; `BratsError` at once if it is a folder or its folder cannot be made."
+    path = Path(path)
+    if path.is_dir(): raise BratsError(f"{path}: is a folder; give the path of a file to write")
+    if path.parent.exists() and not path.parent.is_dir(): raise BratsError(f"{path.parent}: is a file, not a folder")
+    with writing(path.parent, "cannot create the output folder"): path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+def stale_temps(path, # a target of `atomic_output`
+                suffix:str=".tmp", # the suffix `atomic_output` was given
+                before:float|None=None, # only files last modified before this time (`time.time()`)
+               ) -> list[Path]:
+    "The temporary files `atomic_output(path, suffix)` leaves beside `path` when its process is killed."
+    path = Path(path)
+    pat = re.compile(re.escape(f".{path.name}.") + r"[a-z0-9_]{8}" + re.escape(suffix))
+    if not path.parent.is_dir(): return []
+    return sorted(p for p in path.parent.iterdir() if pat.fullmatch(p.name) and p.is_file()
+                  and (before is None or p.stat().st_mtime < before))
+
+def remove_stale_temps(path, # a target of `atomic_output`
+                       suffix:str=".tmp", # the suffix `atomic_output` was given
+                       before:float|None=None, # only files last modified before this time
+                      ) -> list[Path]:
+    "Delete `stale_temps(path, suffix, before)`; the files deleted."
+    gone = stale_temps(path, suffix, before)
+    for p in gone: p.unlink(missing_ok=True)
+    return gone
+
 # %% ../nbs/04_h5.ipynb #43007713
 @dataclass
 class PackReport:
@@ -81,6 +134,15 @@ def _prepare_in_slot(job):
     if r is not None and np.shares_memory(r["image"], _SLOTS[k]): r["image"] = ("slot", k, r["image"].shape)
     return case, r, err
 
+_PR_SET_PDEATHSIG = 1   # prctl option (linux/prctl.h): a signal sent to this process when its parent dies
+
+def _die_with_parent(parent:int) -> None:
+    "Worker initialiser: have Linux SIGKILL this worker when the packing process dies (`kill -9` included)."
+    if sys.platform.startswith("linux"):
+        try: ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+        except (OSError, AttributeError): pass
+    if os.getppid() != parent: os._exit(1)   # the parent died before the request was made
+
 def _prepared(cases:list, workers:int):
     "Yield `_try_prepare(case)` for `cases` in order, using `workers` processes (at most 2 × workers in flight)."
     global _SLOTS
@@ -92,7 +154,8 @@ def _prepared(cases:list, workers:int):
     n_slots = 2 * workers
     _SLOTS = [np.frombuffer(mmap.mmap(-1, _SLOT_FLOATS * 4), np.float32) for _ in range(n_slots)]
     try:
-        with ProcessPoolExecutor(workers, mp_context=mp.get_context("fork")) as ex:
+        with ProcessPoolExecutor(workers, mp_context=mp.get_context("fork"), initializer=_die_with_parent,
+                                 initargs=(os.getpid(),)) as ex:
             pending = []
             for i, c in enumerate(cases):
                 if len(pending) == n_slots: yield _from_slot(pending.pop(0).result())
@@ -123,7 +186,7 @@ def pack_dataset(data_dir, # a BraTS folder (any release's naming)
                  progress:bool=True, # show a progress bar
                 ) -> PackReport:
     "Pack every case under `data_dir` into the HDF5 file `out_path` (format v1), atomically."
-    t0, out = time.time(), Path(out_path)
+    t0, out = time.time(), check_output_file(out_path)
     cases, problems = scan_cases(data_dir)
     if problems and not skip_bad:
         (where, what), more = problems[0], len(problems) - 1
@@ -133,8 +196,7 @@ def pack_dataset(data_dir, # a BraTS folder (any release's naming)
         raise BratsError(f"{data_dir}: no BraTS cases found (expected files like <subject>_t1.nii.gz)")
     if any("/" in c.subject_id for c in cases): raise BratsError(f"{data_dir}: subject id with '/'")
     report = PackReport(out, skipped=list(problems))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_output(out, suffix=".h5") as tmp:
+    with writing(out, "cannot write the packed file"), atomic_output(out, suffix=".h5") as tmp:
         results = _prepared(cases, workers)
         with h5py.File(tmp, "w", alignment_threshold=1 << 16, alignment_interval=4096) as f, \
              tqdm(total=len(cases), desc="packing", unit="case", disable=not progress) as bar:
@@ -152,6 +214,7 @@ def pack_dataset(data_dir, # a BraTS folder (any release's naming)
                 raise BratsError(f"{data_dir}: no case could be packed ({len(report.skipped)} bad): "
                                  f"{report.skipped[0][0]}: {report.skipped[0][1]}")
             f.attrs["n_cases"] = len(report.packed)
+    remove_stale_temps(out, ".h5", before=t0)   # fragments of killed earlier runs
     report.seconds = time.time() - t0
     return report
 
