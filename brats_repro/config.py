@@ -186,8 +186,8 @@ TrainConfig.validate = _validate
 # %% ../nbs/21_config.ipynb #48a14325
 PRESETS = {
     "paper": {},
-    "demo": dict(init_filters=8, crop_size=(48, 48, 48), batch_size=2, tumour_p=0.8, lr=1e-3, epochs=7,
-                 steps_per_epoch=150, amp="auto", channels_last=None, num_workers=0, val_fraction=0.125,
+    "demo": dict(init_filters=8, crop_size=(48, 48, 48), batch_size=2, tumour_p=0.8, lr=1e-3, epochs=4,
+                 steps_per_epoch=125, amp="auto", channels_last=None, num_workers=0, val_fraction=0.125,
                  max_minutes=None, w_bce=1.0),
 }
 
