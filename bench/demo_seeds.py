@@ -5,6 +5,7 @@ the other, so that each wall time is the machine's alone. Results: bench/out/dem
     python bench/demo_seeds.py                    # seeds 0-4 (~45 min on 2 cores)
     python bench/demo_seeds.py --emulate-avx2     # on an AVX-512 machine: the AVX2-only code path (timings indicative)
     python bench/demo_seeds.py --seeds 0 1
+    python bench/demo_seeds.py --collect bench/out/*/seed*/summary.json   # the table from finished runs
 
 Targets (issue 8): each seed within 10 minutes, Dice WT >= 0.85, TC >= 0.75, ET >= 0.70, and each region at least
 0.15 above the baseline.
@@ -78,18 +79,22 @@ def main():
     ap.add_argument("--emulate-avx2", action="store_true", help="run the children with " +
                     " ".join(f"{k}={v}" for k, v in AVX2_ENV.items()))
     ap.add_argument("--out", default=str(OUT / "demo_seeds"))
+    ap.add_argument("--collect", nargs="*", help="summary.json files of finished runs: only write the table")
     args = ap.parse_args()
     env = dict(os.environ, **(AVX2_ENV if args.emulate_avx2 else {}))
     root = Path(args.out); root.mkdir(parents=True, exist_ok=True)
     meta = dict(command=" ".join(["python", *sys.argv]), cpu=cpu_description(env), machine=platform.platform(),
                 emulated_avx2=args.emulate_avx2, date=time.strftime("%Y-%m-%d %H:%M"))
     print(meta["cpu"], flush=True)
-    rows = []
-    for seed in args.seeds:
+    rows = sorted((json.loads(Path(p).read_text()) for p in args.collect), key=lambda r: r["seed"]) \
+        if args.collect is not None else []
+    for seed in ([] if args.collect is not None else args.seeds):
         rows.append(run_seed(seed, root, env))
         print(json.dumps(rows[-1]), flush=True)
         (root.parent / f"{root.name}.json").write_text(json.dumps(dict(meta=meta, results=rows), indent=1))
-    md = f"`brats_repro demo --seed k`, k = {', '.join(map(str, args.seeds))}; {meta['cpu']}" + \
+    (root.parent / f"{root.name}.json").write_text(json.dumps(dict(meta=meta, results=rows), indent=1))
+    seeds = [r["seed"] for r in rows]
+    md = f"`brats_repro demo --seed k`, k = {', '.join(map(str, seeds))}; {meta['cpu']}" + \
          (" (AVX2 emulated)" if args.emulate_avx2 else "") + f"; {meta['date']}.\n\n" + table(rows)
     (root.parent / f"{root.name}.md").write_text(md + "\n")
     print(md)
