@@ -4,13 +4,15 @@
 
 # %% ../nbs/31_cli.ipynb #2171dd80
 from __future__ import annotations
-import argparse, sys, json
+import argparse, os, sys, json
+from pathlib import Path
 from typing import Callable
-from .brats import BratsError, parse_shape
+from .brats import BratsError, first_line, parse_shape
 
 # %% auto #0
-__all__ = ['shape_arg', 'parse_setting', 'cmd_synth', 'cmd_pack', 'train_config_from_args', 'cmd_train', 'cmd_predict',
-           'cmd_evaluate', 'cmd_demo', 'build_parser', 'main']
+__all__ = ['shape_arg', 'parse_setting', 'check_output_file', 'cmd_synth', 'cmd_pack', 'train_config_from_args',
+           'settle_data_settings', 'cmd_train', 'predict_inputs', 'cmd_predict', 'cmd_evaluate', 'cmd_demo',
+           'build_parser', 'main']
 
 # %% ../nbs/31_cli.ipynb #a7c5e976
 def shape_arg(min_side:int=1, # the smallest allowed side
@@ -29,6 +31,17 @@ def parse_setting(text:str, # `key=value`
     if not sep or not key: raise argparse.ArgumentTypeError(f"expected key=value, got {text!r}")
     return key.strip().replace("-", "_"), value.strip()
 
+def check_output_file(path, # a file a command will write (it may exist: it is replaced)
+                      what:str="output file", # what the file is, for the message
+                     ) -> Path:
+    "`path` if a file can be written there: not a folder, and its nearest existing parent a writable folder."
+    path = Path(path)
+    if path.is_dir(): raise BratsError(f"{what} {path} is a folder; give a file name, e.g. {path / 'out'}")
+    parent = next(p for p in path.absolute().parents if p.exists())
+    if not parent.is_dir(): raise BratsError(f"{what} {path}: {parent} is a file, not a folder")
+    if not os.access(parent, os.W_OK): raise BratsError(f"{what} {path}: {parent} is not writable")
+    return path
+
 # %% ../nbs/31_cli.ipynb #8c90d59b
 def cmd_synth(a:argparse.Namespace, # the parsed command line
              ):
@@ -41,6 +54,7 @@ def cmd_pack(a:argparse.Namespace, # the parsed command line
             ):
     "`brats_repro pack`."
     from brats_repro.h5 import pack_dataset
+    check_output_file(a.out, "packed file")                 # before the packing work
     report = pack_dataset(a.data_dir, a.out, workers=a.workers, skip_bad=a.skip_bad)
     print(f"packed {len(report.packed)} cases into {a.out}")
     for case, reason in report.skipped: print(f"skipped {case}: {reason}")
@@ -54,30 +68,59 @@ def train_config_from_args(a:argparse.Namespace, # the parsed `train` command li
     if a.resume and a.config is None and not overrides: return None  # continue with the checkpoint's own config
     return TrainConfig.preset(a.config or "paper").update(**overrides)
 
+def settle_data_settings(cfg, # the run's `TrainConfig` (None: a resumed run's own, already settled)
+                         data, # the packed training file
+                        ):
+    "Warn (one line) if the crop is larger than every case; resolve `folds`/`fold` into the recorded `val_subjects`."
+    if cfg is None: return None
+    from brats_repro.config import crop_warning
+    from brats_repro.h5 import PackedFile
+    packed = PackedFile(data)
+    warning = crop_warning(cfg.crop_size, [packed.shape(s) for s in packed.ids])
+    if warning: print(f"brats_repro: warning: {warning}", file=sys.stderr)
+    if cfg.folds is None: return cfg
+    held, k, n = cfg.held_out(packed.ids), cfg.fold, cfg.folds
+    print(f"fold {k} of {n} (0-based): {len(held)} of {len(packed.ids)} subjects held out "
+          f"(val_subjects in config.json)")
+    return cfg.update(folds=None, fold=0, val_subjects=held)
+
 def cmd_train(a:argparse.Namespace, # the parsed command line
              ):
     "`brats_repro train`."
     from brats_repro.train import train
-    history = train(a.data, a.out, train_config_from_args(a), resume=a.resume)
+    cfg = settle_data_settings(train_config_from_args(a), a.data)
+    history = train(a.data, a.out, cfg, resume=a.resume)
     if history: print(f"trained {len(history)} epochs; checkpoints and curves in {a.out}")
 
 # %% ../nbs/31_cli.ipynb #8bddb241
+def predict_inputs(a:argparse.Namespace, # the parsed `predict` command line
+                  ) -> tuple[list, str, str]:
+    "`(checkpoints, data_dir, out_dir)` from `CKPT [CKPT ...] DATA_DIR OUT_DIR` and any `--ckpt` flags."
+    ckpts = list(a.ckpt or []) + a.paths[:-2]
+    if len(a.paths) < 2 or not ckpts:
+        raise BratsError("predict needs CKPT [CKPT ...] DATA_DIR OUT_DIR (or --ckpt CKPT, repeated, DATA_DIR OUT_DIR)")
+    return ckpts, a.paths[-2], a.paths[-1]
+
 def cmd_predict(a:argparse.Namespace, # the parsed command line
                ):
-    "`brats_repro predict`."
+    "`brats_repro predict`: one checkpoint, or several averaged (the paper's ensemble)."
     from brats_repro.infer import predict_folder
-    paths = predict_folder(a.ckpt, a.data_dir, a.out_dir, tta=a.tta, window=a.window,
+    ckpts, data_dir, out_dir = predict_inputs(a)
+    paths = predict_folder(ckpts, data_dir, out_dir, tta=a.tta, window=a.window, rule=a.rule, device=a.device,
                            amp=None if a.amp == "none" else a.amp)
-    print(f"wrote {len(paths)} predictions to {a.out_dir}")
+    models = f"{len(ckpts)} models averaged, " if len(ckpts) > 1 else ""
+    print(f"wrote {len(paths)} predictions to {out_dir} ({models}{'8-flip TTA' if a.tta else 'no TTA'}, "
+          f"{a.rule} rule)")
 
 def cmd_evaluate(a:argparse.Namespace, # the parsed command line
                 ):
     "`brats_repro evaluate`."
     from brats_repro.metrics import evaluate_folder, write_metrics_csv, format_table
-    rows = evaluate_folder(a.pred_dir, a.gt_dir)
-    write_metrics_csv(rows, a.out)
+    out = check_output_file(a.out, "--out")                  # before the evaluation work
+    rows = evaluate_folder(a.pred_dir, a.gt_dir, missing=a.missing)
+    write_metrics_csv(rows, out)
     print(format_table(rows))
-    print(f"wrote {a.out}")
+    print(f"wrote {out}")
 
 def cmd_demo(a:argparse.Namespace, # the parsed command line
             ):
@@ -114,14 +157,24 @@ def _add_train_command(sub) -> None:
 
 def _add_result_commands(sub) -> None:
     "The `predict`, `evaluate` and `demo` subcommands."
-    s = sub.add_parser("predict", help="segment every case of a BraTS folder into OUT_DIR/<subject>.nii.gz")
-    s.add_argument("ckpt"); s.add_argument("data_dir"); s.add_argument("out_dir")
-    s.add_argument("--tta", action="store_true", help="average the 8 mirror flips, as in the paper")
+    s = sub.add_parser("predict", help="segment every case of a BraTS or MSD folder into OUT_DIR/<subject>.nii.gz",
+                       usage="brats_repro predict [options] CKPT [CKPT ...] DATA_DIR OUT_DIR")
+    s.add_argument("paths", nargs="+", metavar="CKPT... DATA_DIR OUT_DIR",
+                   help="one checkpoint, or several (their sigmoid outputs are averaged: the paper's ensemble)")
+    s.add_argument("--ckpt", action="append", help="a checkpoint (repeat the flag for an ensemble)")
+    s.add_argument("--tta", action=argparse.BooleanOptionalAction, default=True,
+                   help="average the 8 mirror flips, as in the paper (default; --no-tta: 8× faster)")
     s.add_argument("--window", type=shape_arg(8, "window"), help="sliding window, e.g. 128,128,128 (less memory)")
-    s.add_argument("--amp", choices=("auto", "bf16", "fp16", "none"), default="none", help="autocast (default: none)")
+    s.add_argument("--amp", choices=("auto", "bf16", "fp16", "none"), default="none",
+                   help="autocast (default: none, float32 as in the paper)")
+    s.add_argument("--rule", choices=("precedence", "nested"), default="precedence",
+                   help="regions -> labels: WT, TC, ET each overwrite (default), or nested first")
+    s.add_argument("--device", default=None, help="'cpu', 'cuda', 'cuda:1' (default: CUDA when available)")
     s.set_defaults(func=cmd_predict)
-    s = sub.add_parser("evaluate", help="Dice and HD95 of predictions against a BraTS folder")
+    s = sub.add_parser("evaluate", help="Dice and HD95 of predictions against a BraTS or MSD folder")
     s.add_argument("pred_dir"); s.add_argument("gt_dir"); s.add_argument("--out", default="metrics.csv")
+    s.add_argument("--missing", choices=("error", "empty", "skip"), default="error",
+                   help="a case without prediction: an error (default), scored as empty (BraTS rule), or skipped")
     s.set_defaults(func=cmd_evaluate)
     s = sub.add_parser("demo", help="synthesise, pack, train, predict and evaluate, end to end")
     s.add_argument("--out", default="demo_out"); s.add_argument("--data-dir", default="data/demo")
@@ -140,12 +193,21 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 # %% ../nbs/31_cli.ipynb #9c9541ac
+def _os_error_line(e:OSError) -> str:
+    "One line for an operating-system error: the path and what went wrong (disk full, read-only, permission ...)."
+    paths = " -> ".join(str(p) for p in (e.filename, e.filename2) if p is not None)
+    what = e.strerror or first_line(e) or type(e).__name__
+    return f"{paths}: {what}" if paths else f"{type(e).__name__}: {what}"
+
 def main(argv:list[str]|None=None) -> int:
-    "Entry point of the `brats_repro` command: run a subcommand; a `BratsError` becomes one line and exit code 2."
+    "Entry point of the `brats_repro` command: run a subcommand; a `BratsError` or `OSError` is one line, exit 2."
     args = build_parser().parse_args(argv)
     try: args.func(args)
     except BratsError as e:
         print(f"brats_repro: error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:
+        print(f"brats_repro: error: {_os_error_line(e)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("brats_repro: interrupted", file=sys.stderr)

@@ -11,12 +11,12 @@ from fastcore.docments import docments
 from .brats import BratsError
 
 # %% auto #0
-__all__ = ['PRESETS', 'TrainConfig', 'add_config_flags', 'config_overrides']
+__all__ = ['PRESETS', 'TrainConfig', 'fold_subjects', 'crop_warning', 'add_config_flags', 'config_overrides']
 
 # %% ../nbs/21_config.ipynb #9b8d30e7
 @dataclass
 class TrainConfig:
-    "Every setting of a training run; the defaults are the paper's recipe (`TrainConfig.preset('paper')`)."
+    "Every setting of a training run; `preset('paper')` is the paper's run, the defaults add a validation split."
     init_filters: int = 32              # channels of the first level (doubled at each level down)
     vae: bool = True                    # the VAE regularisation branch
     dropout: float = 0.2                # spatial dropout after the initial convolution
@@ -43,6 +43,8 @@ class TrainConfig:
     num_workers: int = 2                # DataLoader worker processes
     val_fraction: float = 0.1           # share of the subjects held out for validation
     val_subjects: tuple[str, ...] | None = None  # explicit held-out subjects (overrides val_fraction)
+    folds: int | None = None            # K-fold cross-validation: hold out fold `fold` of K (overrides val_fraction)
+    fold: int = 0                       # the held-out fold, 0 .. folds-1 (with `folds`)
     val_every: int = 1                  # validate every this many epochs (and after the last)
     device: str = "auto"                # 'auto' (CUDA when present), 'cpu', 'cuda', 'cuda:1'
     amp: str | None = "auto"            # 'auto' (where it pays, 22_precision), 'bf16', 'fp16', None (float32)
@@ -79,6 +81,12 @@ class TrainConfig:
                  ) -> TrainConfig:
         "A checked config from a dict; unknown keys are an error."
         return cls().update(**d)
+
+    def held_out(self, ids, # the subject ids of the training data
+                ) -> tuple[str, ...] | None:
+        "The explicit held-out subjects: fold `fold` of `folds` (`fold_subjects`), `val_subjects`, or None."
+        if self.folds is None: return self.val_subjects
+        return tuple(fold_subjects(ids, self.folds, self.fold, self.seed))
 
     def model_config(self) -> dict:
         "The keyword arguments of `NvNet` for this run (the network's input shape is the crop)."
@@ -166,6 +174,10 @@ def _checks(cfg:TrainConfig) -> list[tuple[bool, str]]:
          f"steps_per_epoch={cfg.steps_per_epoch}: must be >= 1 or None"),
         (cfg.num_workers >= 0, f"num_workers={cfg.num_workers}: must be >= 0"),
         (0 <= cfg.val_fraction < 1, f"val_fraction={cfg.val_fraction}: must be in [0, 1)"),
+        (cfg.folds is None or cfg.folds >= 2, f"folds={cfg.folds}: must be >= 2 or None"),
+        (cfg.folds is None or 0 <= cfg.fold < cfg.folds, f"fold={cfg.fold}: must be in 0 .. folds-1 = {cfg.folds}"),
+        (cfg.folds is not None or cfg.fold == 0, f"fold={cfg.fold}: needs folds (e.g. --folds 5 --fold {cfg.fold})"),
+        (cfg.folds is None or cfg.val_subjects is None, "folds and val_subjects: give one of the two"),
         (cfg.val_every >= 1, f"val_every={cfg.val_every}: must be >= 1"),
         (cfg.amp in _AMP, f"amp={cfg.amp!r}: one of 'auto', 'bf16', 'fp16', None"),
         (cfg.device in ("auto", "cpu") or cfg.device.startswith("cuda"),
@@ -185,11 +197,40 @@ TrainConfig.validate = _validate
 
 # %% ../nbs/21_config.ipynb #48a14325
 PRESETS = {
-    "paper": {},
+    "paper": dict(val_fraction=0.0, keep_best=False, amp=None),
     "demo": dict(init_filters=8, crop_size=(48, 48, 48), batch_size=2, tumour_p=0.8, lr=1e-3, epochs=4,
                  steps_per_epoch=125, amp="auto", channels_last=None, num_workers=0, val_fraction=0.125,
                  max_minutes=None, w_bce=1.0),
 }
+
+# %% ../nbs/21_config.ipynb #57697417
+def fold_subjects(ids, # the subject ids of the training data
+                  folds:int, # K, the number of folds (>= 2, at most the number of subjects)
+                  fold:int, # the held-out fold, 0 .. K-1
+                  seed:int=0, # the run's seed (stream 'split')
+                 ) -> list[str]:
+    "The sorted subject ids of fold `fold` of `folds`: a seeded shuffle of the sorted ids, cut into K near-equal parts."
+    from brats_repro.loader import random_stream   # torch is imported only when a split is made
+    ids = sorted(set(ids))
+    if not 2 <= folds <= len(ids):
+        raise BratsError(f"folds={folds}: needs 2 .. {len(ids)} (the number of subjects)")
+    if not 0 <= fold < folds: raise BratsError(f"fold={fold}: must be in 0 .. {folds - 1}")
+    order = random_stream(seed, "split").permutation(len(ids))
+    return sorted(ids[j] for j in np.array_split(order, folds)[fold])
+
+# %% ../nbs/21_config.ipynb #29d4796f
+def crop_warning(crop_size, # the training crop (3 sides)
+                 shapes, # the spatial shapes of the training cases (3 sides each; `[C, X, Y, Z]` is cut to XYZ)
+                ) -> str | None:
+    "One line when `crop_size` is larger than every case along some side (each crop is then mostly padding), else None."
+    shapes = [tuple(s)[-3:] for s in shapes]
+    if not shapes: return None
+    largest = tuple(max(s[a] for s in shapes) for a in range(3))
+    over = [a for a in range(3) if crop_size[a] > largest[a]]
+    if not over: return None
+    return (f"crop_size={tuple(crop_size)} is larger than every training case along axis "
+            f"{', '.join(map(str, over))} (largest case {largest}): every crop is zero-padded there; "
+            f"a smaller --crop-size trains faster on the same data")
 
 # %% ../nbs/21_config.ipynb #43907539
 def add_config_flags(parser:argparse.ArgumentParser, # the parser (or argument group) to add the flags to

@@ -11,7 +11,7 @@ import nibabel as nib
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from .brats import BratsError, MODALITIES, atomic_output, regions_to_labels
+from .brats import BratsError, MODALITIES, atomic_output, first_line, regions_to_labels
 from .data import Case, find_cases, uncrop
 from .h5 import prepare_case
 from .precision import choose_precision, autocast
@@ -132,20 +132,28 @@ def predict_image(model:nn.Module, # a network returning `NvNetOutput` (NvNet)
     return probs.numpy() if is_np else probs
 
 # %% ../nbs/24_infer.ipynb #7e79ad5e
-def predict_case(model:nn.Module, # the network (see `predict_image`)
-                 case:Case, # a BraTS case on disk (`data.find_cases`); no seg file needed
-                 tta:bool=False, # average the 8 mirror flips
+def _as_list(models) -> list:
+    "One model (or checkpoint path) as a list of one; a list or tuple as a list."
+    return list(models) if isinstance(models, (list, tuple)) else [models]
+
+def predict_case(model, # the network (see `predict_image`), or a list of networks: their ensemble
+                 case:Case, # a case on disk (`data.find_cases`: BraTS or MSD); no seg file needed
+                 tta:bool=True, # average the 8 mirror flips (the paper)
                  window=None, # sliding-window size, None for the whole volume
                  overlap:float=0.5, # share of a window its neighbour covers too
+                 rule:str="precedence", # region→label rule of `brats.regions_to_labels`: 'precedence' or 'nested'
                  **kwargs, # more `predict_image` arguments
                 ):
-    "`(labels uint8 in the original grid, affine, header)` for one BraTS case (seg file not needed)."
+    "`(labels uint8 in the original grid and the source's label convention, affine, header)` for one case."
+    models = _as_list(model)
     r = prepare_case(case)                      # exactly what packing stores: validated, cropped, z-scored
     meta = r["meta"]
-    probs = predict_image(model, r["image"], tta=tta, window=window, overlap=overlap, **kwargs)
-    labels = uncrop(regions_to_labels(probs, et_label=int(meta["et_label"])), meta["crop_box"], meta["orig_shape"])
+    probs = sum(predict_image(m, r["image"], tta=tta, window=window, overlap=overlap, **kwargs) for m in models)
+    regions = probs / len(models)
+    labels = regions_to_labels(regions, et_label=int(meta["et_label"]), rule=rule)
+    labels = case.fmt.to_source(uncrop(labels, meta["crop_box"], meta["orig_shape"]).astype(np.uint8))
     header = nib.load(str(case.images[MODALITIES[0]])).header   # reads the header only
-    return labels.astype(np.uint8), meta["affine"], header
+    return labels, meta["affine"], header
 
 # %% ../nbs/24_infer.ipynb #743dad45
 def write_labels(labels:np.ndarray, # the label map
@@ -176,38 +184,57 @@ def _load_model(ckpt, device) -> nn.Module:
                          f"{cfg.get('out_channels')}; prediction needs 4 modalities in and 3 regions (WT, TC, ET) out")
     return model.eval()
 
-def predict_folder(ckpt, # a checkpoint file written by `train`, or a model
-                   data_dir, # a BraTS folder (any release's naming; seg files optional)
+def _prepare_out_dir(out_dir:Path) -> None:
+    "Create `out_dir` (and its parents) and check it is a writable folder; `BratsError` naming it otherwise."
+    if out_dir.exists() and not out_dir.is_dir(): raise BratsError(f"output folder {out_dir} is a file, not a folder")
+    try: out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as e: raise BratsError(f"output folder {out_dir}: cannot create it ({e.strerror or e})") from None
+    if not os.access(out_dir, os.W_OK): raise BratsError(f"output folder {out_dir}: not writable")
+
+def _progress_note(written:list, cases:list, out_dir:Path) -> str:
+    "Which predictions a failed run wrote and which it did not, for the error message."
+    done = {p.name[:-len(".nii.gz")] for p in written}
+    todo = [c.subject_id for c in cases if c.subject_id not in done]
+    return (f"{len(written)} of {len(cases)} predictions written to {out_dir}; not written: {', '.join(todo[:5])}"
+            + (f" (and {len(todo) - 5} more)" if len(todo) > 5 else ""))
+
+def _predict_one(models, case, out_dir:Path, **kwargs) -> Path:
+    "Predict `case` and write `out_dir/<subject_id>.nii.gz`; `BratsError` naming the case on failure."
+    try: labels, affine, header = predict_case(models, case, **kwargs)
+    except torch.OutOfMemoryError as e:
+        raise BratsError(f"case {case.subject_id}: out of memory predicting the whole volume; "
+                         "use a sliding window (window=(128, 128, 128), or --window 128,128,128)") from e
+    except BratsError: raise
+    except Exception as e: raise BratsError(f"case {case.subject_id}: {type(e).__name__}: {first_line(e)}") from e
+    path = out_dir / f"{case.subject_id}.nii.gz"
+    try: return write_labels(labels, affine, header, path)
+    except OSError as e: raise BratsError(f"{path}: cannot write the prediction ({e.strerror or e})") from None
+
+def predict_folder(ckpt, # a checkpoint file written by `train`, a model, or a list of them (an ensemble)
+                   data_dir, # a BraTS or MSD folder (any release's naming; seg files optional)
                    out_dir, # where `<subject_id>.nii.gz` files are written
-                   tta:bool=False, # average the 8 mirror flips (the paper)
+                   tta:bool=True, # average the 8 mirror flips (the paper)
                    progress:bool=True, # show a progress bar
                    window=None, # sliding-window size, None for the whole volume
                    overlap:float=0.5, # share of a window its neighbour covers too
                    weighting:str="gaussian", # blending of windows
                    amp:str|None=None, # autocast: 'auto', 'bf16', 'fp16' or None (float32)
                    device=None, # 'cpu', 'cuda' ...; default CUDA when available
+                   rule:str="precedence", # region→label rule: 'precedence' or 'nested'
                   ) -> list[Path]:
-    "Predict every case under `data_dir` with checkpoint `ckpt`; write `out_dir/<subject_id>.nii.gz` (BraTS format)."
+    "Predict every case under `data_dir` with the checkpoint(s) `ckpt` (averaged); write `out_dir/<subject_id>.nii.gz`."
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir(): raise BratsError(f"output folder {out_dir} is a file, not a folder")
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-    model = _load_model(ckpt, device)
-    cases = find_cases(data_dir, require_seg=None)          # a BratsError when there are none
-    try: out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as e: raise BratsError(f"output folder {out_dir}: cannot create it ({e.strerror or e})") from None
-    if not os.access(out_dir, os.W_OK): raise BratsError(f"output folder {out_dir}: not writable")
-    if progress:
-        from tqdm.auto import tqdm
-        cases = tqdm(cases, desc="predict", unit="case")
+    ckpts = _as_list(ckpt)
+    if not ckpts: raise BratsError("predict: no checkpoint given")
+    models = [_load_model(c, device) for c in ckpts]
+    cases = find_cases(data_dir, require_seg=False)          # a BratsError when there are none
+    _prepare_out_dir(out_dir)
     written = []
-    for case in cases:
-        try:
-            labels, affine, header = predict_case(model, case, tta=tta, window=window, overlap=overlap,
-                                                  weighting=weighting, amp=amp)
-        except torch.OutOfMemoryError as e:
-            raise BratsError(f"case {case.subject_id}: out of memory predicting the whole volume; "
-                             "use a sliding window (window=(128, 128, 128), or --window 128,128,128)") from e
-        path = out_dir / f"{case.subject_id}.nii.gz"
-        try: written.append(write_labels(labels, affine, header, path))
-        except OSError as e: raise BratsError(f"{path}: cannot write the prediction ({e.strerror or e})") from None
+    from tqdm.auto import tqdm
+    for case in tqdm(cases, desc="predict", unit="case", disable=not progress):
+        try: written.append(_predict_one(models, case, out_dir, tta=tta, window=window, overlap=overlap,
+                                         weighting=weighting, amp=amp, rule=rule))
+        except BratsError as e: raise BratsError(f"{e} [{_progress_note(written, cases, out_dir)}]") from e
     return written

@@ -10,7 +10,7 @@ import numpy as np
 import nibabel as nib
 from scipy import ndimage
 from tqdm.auto import tqdm
-from .brats import (BratsError, REGIONS, NAMINGS, atomic_write_bytes, first_line, parse_filename,
+from .brats import (BratsError, REGIONS, NAMINGS, Naming, atomic_write_bytes, first_line, parse_filename,
                                labels_to_regions, check_labels)
 
 # %% auto #0
@@ -149,8 +149,8 @@ def find_predictions(pred_dir, # folder of `<subject_id>.nii.gz` files
 
 # %% ../nbs/20_metrics.ipynb #a5c8046e
 def find_segs(gt_dir, # a BraTS folder (any release, any nesting)
-             ) -> dict[str, tuple[Path, int]]:
-    "`{subject_id: (seg_path, et_label)}` for every BraTS seg file under `gt_dir` (any release, any nesting)."
+             ) -> dict[str, tuple[Path, Naming]]:
+    "`{subject_id: (seg_path, naming)}` for every BraTS seg file under `gt_dir` (any release, any nesting)."
     gt_dir = Path(gt_dir)
     if not gt_dir.is_dir(): raise BratsError(f"{gt_dir}: ground-truth folder not found")
     segs = {}
@@ -159,20 +159,18 @@ def find_segs(gt_dir, # a BraTS folder (any release, any nesting)
         if parsed is None or parsed[1] != "seg" or not p.is_file(): continue
         sid, _, naming = parsed
         if sid in segs: raise BratsError(f"{gt_dir}: two ground truths for {sid}: {segs[sid][0]} and {p}")
-        segs[sid] = (p, NAMINGS[naming].et_label)
+        segs[sid] = (p, NAMINGS[naming])
     return segs
 
-def ground_truth(gt_dir, # a BraTS folder with seg files
-                ) -> dict[str, tuple[Path, int]]:
-    "`{subject_id: (seg_path, et_label)}` from `data.find_cases(require_seg=True)`, or seg files alone if it refuses."
+def ground_truth(gt_dir, # a BraTS or MSD folder with seg files
+                ) -> dict[str, tuple[Path, Naming]]:
+    "`{subject_id: (seg_path, naming)}` from `data.find_cases(require_seg=True)`, or seg files alone if it refuses."
     try:
         from brats_repro.data import find_cases
     except ImportError: find_cases = None
     err = None
     if find_cases is not None:
-        try:
-            return {c.subject_id: (Path(c.seg), NAMINGS[c.naming].et_label)
-                    for c in find_cases(gt_dir, require_seg=True)}
+        try: return {c.subject_id: (Path(c.seg), c.fmt) for c in find_cases(gt_dir, require_seg=True)}
         except BratsError as e: err = e
     segs = find_segs(gt_dir)
     if segs: return segs
@@ -207,12 +205,26 @@ def _header_shape(path, what:str) -> tuple[int, ...]:
     return tuple(shape)
 
 # %% ../nbs/20_metrics.ipynb #2cd8cd15
+def _check_shapes(sids, preds:dict, gts:dict) -> None:
+    "Every prediction's shape against its ground truth's, from the headers alone (before any voxel is read)."
+    for sid in sids:
+        if sid not in preds: continue
+        ps, gs = _header_shape(preds[sid], "prediction"), _header_shape(gts[sid][0], "ground truth")
+        if ps != gs:
+            raise BratsError(f"{sid}: prediction shape {ps} does not match ground truth shape {gs} ({preds[sid]})")
+
+def _package_labels(path, fmt:Naming, what:str) -> tuple[np.ndarray, tuple]:
+    "`(labels in the package's convention, spacing)` of a label file in the release `fmt`, checked against its labels."
+    labels, spacing = read_labels(path, what)
+    check_labels(labels, where=str(path), labels=fmt.labels)
+    return fmt.to_package(labels), spacing
+
 def evaluate_folder(pred_dir, # folder of `<subject_id>.nii.gz` predictions
-                    gt_dir, # BraTS folder with the ground truth
+                    gt_dir, # BraTS or MSD folder with the ground truth
                     progress:bool=True, # show a progress bar
                     missing:str="error", # a case without prediction: 'error', 'empty' (scored as empty) or 'skip'
                    ) -> list[dict]:
-    "One row per case (`subject` + Dice/HD95 of ET, TC, WT) for `PRED_DIR/<subject>.nii.gz` against BraTS `GT_DIR`."
+    "One row per case (`subject` + Dice/HD95 of ET, TC, WT) for `PRED_DIR/<subject>.nii.gz` against `GT_DIR`."
     if missing not in ("error", "empty", "skip"):
         raise BratsError(f"missing={missing!r}: use 'error', 'empty' or 'skip'")
     preds, gts = find_predictions(pred_dir), ground_truth(gt_dir)
@@ -220,26 +232,18 @@ def evaluate_folder(pred_dir, # folder of `<subject_id>.nii.gz` predictions
     if extra: raise BratsError(f"{gt_dir}: no ground truth for predictions {_fmt_list(extra)}")
     absent = set(gts) - set(preds)
     if absent and missing == "error":
-        raise BratsError(f"{pred_dir}: no prediction for ground-truth cases {_fmt_list(absent)} "
-                         f"(use missing='empty' to score them as empty, 'skip' to leave them out)")
+        raise BratsError(f"{pred_dir}: no prediction for ground-truth cases {_fmt_list(absent)} (missing='empty', "
+                         f"or --missing empty, scores them as empty; 'skip' leaves them out)")
     sids = sorted(preds) if missing == "skip" else sorted(gts)
-    for sid in sids:                                          # all shapes first, from the headers
-        if sid not in preds: continue
-        ps, gs = _header_shape(preds[sid], "prediction"), _header_shape(gts[sid][0], "ground truth")
-        if ps != gs:
-            raise BratsError(f"{sid}: prediction shape {ps} does not match ground truth shape {gs} ({preds[sid]})")
+    _check_shapes(sids, preds, gts)
     rows = []
     for sid in tqdm(sids, desc="evaluate", disable=not progress):
-        seg_path, et = gts[sid]
-        gt, spacing = read_labels(seg_path, "ground truth")
+        seg_path, fmt = gts[sid]
+        gt, spacing = _package_labels(seg_path, fmt, "ground truth")
         if not all(np.isfinite(spacing)) or min(spacing) <= 0:
             raise BratsError(f"{seg_path}: ground truth has an invalid voxel size {spacing} in its header")
-        check_labels(gt, et, where=str(seg_path))
-        if sid in preds:
-            pr, _ = read_labels(preds[sid], "prediction")
-            check_labels(pr, et, where=str(preds[sid]))
-        else: pr = np.zeros_like(gt)                           # missing='empty': the BraTS rule
-        rows.append({"subject": sid, **evaluate_case(pr, gt, spacing, et)})
+        pr = _package_labels(preds[sid], fmt, "prediction")[0] if sid in preds else np.zeros_like(gt)  # BraTS rule
+        rows.append({"subject": sid, **evaluate_case(pr, gt, spacing, fmt.et_label)})
     return rows
 
 # %% ../nbs/20_metrics.ipynb #e882d3e6

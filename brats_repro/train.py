@@ -207,7 +207,7 @@ class _Run:
 
 def _make_loader(cfg:TrainConfig, packed:PackedFile, info:DistInfo, device:torch.device) -> tuple:
     "`(loader, val_ids)`: this process's share of each epoch's crops, and the held-out subjects (rank 0 only)."
-    train_ids, val_ids = split_subjects(packed.ids, cfg.val_fraction, cfg.seed, cfg.val_subjects)
+    train_ids, val_ids = split_subjects(packed.ids, cfg.val_fraction, cfg.seed, cfg.held_out(packed.ids))
     ds = H5CropDataset(packed, crop_size=tuple(cfg.crop_size), seed=cfg.seed, subjects=train_ids,
                        augment=cfg.augment, tumour_p=cfg.tumour_p)
     # the loader gets its own generator, so that the model's random numbers (dropout, VAE noise) do not depend on
@@ -396,7 +396,7 @@ def _train_claimed(data_h5:Path, out_dir:Path, packed:PackedFile, ckpt_path:Path
                    progress:bool, loss_fn, on_epoch_end) -> list[dict]:
     "`train` once the run folder is this run's."
     ckpt = read_checkpoint(ckpt_path) if ckpt_path else None
-    cfg = _resume_config(config, ckpt["config"], ckpt_path) if ckpt else (config or TrainConfig())
+    cfg = _resume_config(config, ckpt["config"], ckpt_path) if ckpt else (config or TrainConfig.preset("paper"))
     if ckpt is not None and dist_env().is_main: _reconcile(out_dir, ckpt, cfg)
     cuda = cfg.device.startswith("cuda") or (cfg.device == "auto" and torch.cuda.is_available())
     info = setup_distributed("cuda" if cuda else "cpu")
