@@ -110,8 +110,8 @@ def predict_image(model:nn.Module, # a network returning `NvNetOutput` (NvNet)
                   multiple:int=8, # pad each side to a multiple of this
                  ):
     "Region probabilities [3,X,Y,Z] (float32) for a z-scored image; whole volume or sliding `window`, optional TTA."
-    is_np = not torch.is_tensor(image)
-    x = torch.as_tensor(np.asarray(image) if is_np else image, dtype=torch.float32)
+    is_np = not torch.is_tensor(image)   # a NumPy image is copied: a read-only one (memory map) must not be shared
+    x = torch.tensor(np.asarray(image), dtype=torch.float32) if is_np else image.float()
     if x.ndim != 4: raise BratsError(f"predict_image: expected an image [C,X,Y,Z], got shape {tuple(x.shape)}")
     window, device = _check_window(window, multiple), _device_of(model)
     dtype = choose_precision(amp, device.type).dtype
