@@ -1,7 +1,7 @@
 """What the benchmarks share: memory figures from /proc, a subprocess runner for clean per-run measurements, and a
 markdown table printer. Run the benchmarks from the repository root (`python bench/<name>.py`)."""
 from __future__ import annotations
-import json, subprocess, sys
+import json, platform, subprocess, sys
 from pathlib import Path
 
 OUT = Path(__file__).resolve().parent / "out"   # results (git-ignored)
@@ -28,3 +28,24 @@ def markdown_table(header:list[str], rows:list[list]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
     return "\n".join(lines)
+
+def cpu_model() -> str:
+    "The CPU's model name as `lscpu` reports it (every benchmark names the CPU its figures come from)."
+    out = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
+    return next((l.split(":", 1)[1].strip() for l in out.splitlines() if l.startswith("Model name")),
+                platform.processor())
+
+def monai_segresnetvae(shape, init_filters:int):
+    "MONAI's SegResNetVAE in the configuration closest to the paper's network (latent 128, estimated std)."
+    from monai.networks.nets import SegResNetVAE
+    return SegResNetVAE(input_image_size=shape, spatial_dims=3, init_filters=init_filters, in_channels=4,
+                        out_channels=3, dropout_prob=0.2, blocks_down=(1, 2, 2, 4), blocks_up=(1, 1, 1),
+                        vae_estimate_std=True, vae_nz=128)
+
+def monai_loss(out, image, target):
+    "Dice on sigmoid(logits) + 0.1 · SegResNetVAE's own VAE loss (its forward returns (logits, vae_loss))."
+    import torch
+    logits, vae_loss = out
+    seg, dims = torch.sigmoid(logits.float()), tuple(range(2, logits.ndim))
+    dice = (1 - 2 * (seg * target).sum(dims) / (seg.square().sum(dims) + target.square().sum(dims) + 1e-8)).sum(1)
+    return dice.mean() + 0.1 * vae_loss

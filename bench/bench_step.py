@@ -13,7 +13,7 @@ a message otherwise).
 from __future__ import annotations
 import argparse, json, os, platform, resource, sys, time
 from pathlib import Path
-from _common import OUT, proc_mem, run_json, markdown_table
+from _common import OUT, proc_mem, run_json, markdown_table, monai_segresnetvae, monai_loss
 
 CONFIGS = {  # name: (autocast bf16, checkpointing, channels_last_3d)
     "fp32": (False, False, False),
@@ -29,17 +29,6 @@ def make_loss():
     loss = NvNetLoss()
     return lambda out, image, target: loss(out, image, target)[0], "brats_repro.losses.NvNetLoss"
 
-def monai_loss():
-    "Dice on sigmoid(logits) + 0.1 · SegResNetVAE's own VAE loss (its forward returns (logits, vae_loss))."
-    import torch
-    def f(out, image, target):
-        logits, vae_loss = out
-        seg = torch.sigmoid(logits.float())
-        dims = tuple(range(2, seg.ndim))
-        dice = (1 - 2 * (seg * target).sum(dims) / (seg.square().sum(dims) + target.square().sum(dims) + 1e-8)).sum(1).mean()
-        return dice + 0.1 * vae_loss
-    return f
-
 def child(name:str, shape, init_filters:int, seed:int=0) -> dict:
     "Build the model, run one training step, return the measurements (runs in a fresh process)."
     import torch
@@ -47,11 +36,8 @@ def child(name:str, shape, init_filters:int, seed:int=0) -> dict:
     image = torch.randn(1, 4, *shape)
     target = (torch.rand(1, 3, *shape) > 0.9).float()
     if name.startswith("monai"):
-        from monai.networks.nets import SegResNetVAE
-        model = SegResNetVAE(input_image_size=shape, spatial_dims=3, init_filters=init_filters, in_channels=4,
-                             out_channels=3, dropout_prob=0.2, blocks_down=(1, 2, 2, 4), blocks_up=(1, 1, 1),
-                             vae_estimate_std=True, vae_nz=128)
-        loss_fn, loss_name, (ac, ck, cl) = monai_loss(), "Dice(sigmoid) + 0.1 MONAI vae_loss", (name.endswith("bf16"), False, False)
+        model = monai_segresnetvae(shape, init_filters)
+        loss_fn, loss_name, (ac, ck, cl) = monai_loss, "Dice(sigmoid) + 0.1 MONAI vae_loss", (name.endswith("bf16"), False, False)
     else:
         from brats_repro.model import NvNet
         ac, ck, cl = CONFIGS[name]

@@ -16,6 +16,7 @@ What it does:
 from __future__ import annotations
 import argparse, json, os, platform, shutil, subprocess, sys, tempfile, time
 from pathlib import Path
+from _common import cpu_model, monai_segresnetvae, monai_loss
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "nbs" / "gpu_results"
@@ -30,10 +31,7 @@ STEP_CONFIGS = {  # name: (autocast dtype name or None, activation checkpointing
 def hardware() -> dict:
     "GPU model(s), driver, torch, CUDA and cuDNN versions, and the CPU: recorded beside every figure."
     import torch
-    lscpu = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
-    hw = dict(torch=torch.__version__, cpu=next((l.split(":", 1)[1].strip() for l in lscpu.splitlines()
-                                                   if l.startswith("Model name")), platform.processor()),
-              cpu_cores=os.cpu_count(), cuda=torch.version.cuda, cudnn=None, gpus=[], driver=None)
+    hw = dict(torch=torch.__version__, cpu=cpu_model(), cpu_cores=os.cpu_count(), cuda=torch.version.cuda, cudnn=None, gpus=[], driver=None)
     if torch.cuda.is_available():
         hw["cudnn"] = torch.backends.cudnn.version()
         hw["gpus"] = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
@@ -57,24 +55,16 @@ def _peak_gib(device) -> float | None:
 
 def make_net(name: str, shape, init_filters: int, checkpoint: bool):
     "brats_repro's NvNet, or MONAI's SegResNetVAE in a comparable configuration (its forward gives (logits, vae loss))."
-    if name.startswith("monai"):
-        from monai.networks.nets import SegResNetVAE
-        return SegResNetVAE(input_image_size=shape, spatial_dims=3, init_filters=init_filters, in_channels=4,
-                            out_channels=3, dropout_prob=0.2, blocks_down=(1, 2, 2, 4), blocks_up=(1, 1, 1))
+    if name.startswith("monai"): return monai_segresnetvae(shape, init_filters)
     from brats_repro.model import NvNet
     return NvNet(init_filters=init_filters, input_shape=shape, checkpoint=checkpoint)
 
 
 def step_loss(name: str, out, image, target):
     "The paper's loss for NvNet; Dice on sigmoid(logits) + 0.1 × its own VAE loss for SegResNetVAE."
-    import torch
-    if not name.startswith("monai"):
-        from brats_repro.losses import NvNetLoss
-        return NvNetLoss()(out, image, target)[0]
-    logits, vae_loss = out
-    p, dims = torch.sigmoid(logits.float()), (2, 3, 4)
-    dice = 1 - 2 * (p * target).sum(dims) / (p.square().sum(dims) + target.square().sum(dims) + 1e-8)
-    return dice.sum(1).mean() + 0.1 * vae_loss
+    if name.startswith("monai"): return monai_loss(out, image, target)
+    from brats_repro.losses import NvNetLoss
+    return NvNetLoss()(out, image, target)[0]
 
 
 def time_step(name: str, config: tuple, device, shape, init_filters: int, repeats: int) -> dict:
