@@ -29,6 +29,7 @@ class TrainConfig:
     w_kl: float = 0.1                   # weight of the VAE's KL loss
     dice_smooth: float = 0.0            # added to Dice numerator and denominator; 0 = the paper's ε only
     w_bce: float = 0.0                  # weight of a binary cross-entropy term; 0 = the paper's loss (13_losses)
+    dice_over_batch: bool = False       # one Dice over the whole batch, not one per case (same at batch 1)
     epochs: int = 300                   # epochs of training
     lr: float = 1e-4                    # Adam's base learning rate
     lr_power: float = 0.9               # poly schedule lr·(1 - e/epochs)**lr_power, stepped per epoch

@@ -30,24 +30,28 @@ def dice_per_channel(pred:torch.Tensor, # probabilities [B, C, *spatial]
                      target:torch.Tensor, # 0/1 targets of the same shape
                      eps:float=1e-8, # added to the denominator
                      smooth_nr:float=0.0, # added to numerator and denominator
+                     over_batch:bool=False, # one Dice for the whole batch (`[1, C]`) instead of one per case
                     ) -> torch.Tensor:
     "Soft Dice loss `1 - (2Σpt + smooth_nr)/(Σp² + Σt² + eps)` of each case and channel: `[B, C]` (float32)."
     _check_same_shape(pred, target, "soft Dice (prediction vs target)")
     if pred.ndim < 3: raise BratsError(f"soft Dice: expected [B, C, *spatial], got shape {tuple(pred.shape)}")
     with float32_region(pred):
         p, t = _as_float(pred), _as_float(target, pred)
-        dims = tuple(range(2, p.ndim))
+        dims = ((0,) if over_batch else ()) + tuple(range(2, p.ndim))
         inter = (p * t).sum(dims)
         den = (p * p).sum(dims) + (t * t).sum(dims)
-        return 1 - (2 * inter + smooth_nr) / (den + eps)
+        loss = 1 - (2 * inter + smooth_nr) / (den + eps)
+        return loss[None] if over_batch else loss
 
 def soft_dice_loss(pred:torch.Tensor, # probabilities [B, C, *spatial]
                    target:torch.Tensor, # 0/1 targets of the same shape
                    eps:float=1e-8, # added to the denominator
                    smooth_nr:float=0.0, # added to numerator and denominator
+                   over_batch:bool=False, # one Dice for the whole batch instead of one per case
                   ) -> torch.Tensor:
     "The paper's soft Dice loss: per channel, summed over channels, averaged over the batch (a float32 scalar)."
-    return dice_per_channel(pred, target, eps, smooth_nr).sum(1).mean()
+    return dice_per_channel(pred, target, eps, smooth_nr, over_batch).sum(1).mean()
+
 
 # %% ../nbs/13_losses.ipynb #a6da49a8
 def bce_loss(pred:torch.Tensor, # sigmoid probabilities
@@ -96,12 +100,14 @@ class NvNetLoss:
                  eps:float=1e-8, # added to the Dice denominator
                  smooth_nr:float=0.0, # added to the Dice numerator and denominator
                  w_bce:float=0.0, # weight of a binary cross-entropy term (0: the paper's loss)
+                 over_batch:bool=False, # one Dice over the whole batch instead of one per case
                 ):
         self.w_l2, self.w_kl, self.eps, self.smooth_nr, self.w_bce = w_l2, w_kl, eps, smooth_nr, w_bce
+        self.over_batch = over_batch
 
     def __repr__(self):
-        bce = f", w_bce={self.w_bce}" if self.w_bce else ""
-        return f"NvNetLoss(w_l2={self.w_l2}, w_kl={self.w_kl}, eps={self.eps}, smooth_nr={self.smooth_nr}{bce})"
+        extra = (f", w_bce={self.w_bce}" if self.w_bce else "") + (", over_batch=True" if self.over_batch else "")
+        return f"NvNetLoss(w_l2={self.w_l2}, w_kl={self.w_kl}, eps={self.eps}, smooth_nr={self.smooth_nr}{extra})"
 
     def _vae_terms(self, out:NvNetOutput, image:torch.Tensor, zero:torch.Tensor) -> tuple:
         "`(l2, kl)` of the VAE fields of `out` (0 where the branch did not run)."
@@ -118,7 +124,7 @@ class NvNetLoss:
         if not isinstance(out, NvNetOutput):
             raise BratsError(f"NvNetLoss: expected an NvNetOutput (seg, recon, mu, sigma), got {type(out).__name__}")
         target = target.to(out.seg.device)
-        per = dice_per_channel(out.seg, target, self.eps, self.smooth_nr)
+        per = dice_per_channel(out.seg, target, self.eps, self.smooth_nr, self.over_batch)
         dice = per.sum(1).mean()
         l2, kl = self._vae_terms(out, image, dice.new_zeros(()))
         total = dice + self.w_l2 * l2 + self.w_kl * kl
