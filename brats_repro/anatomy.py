@@ -16,7 +16,8 @@ __all__ = ['FOV_MM', 'BG', 'CSF', 'GM', 'WM', 'VESSEL', 'PLEXUS', 'WMH', 'TISSUE
 # %% ../nbs/02_anatomy.ipynb #6772e380
 FOV_MM = (240.0, 240.0, 155.0)
 
-def synth_affine(shape) -> np.ndarray:
+def synth_affine(shape, # the volume's shape (three sides of at least 24 voxels)
+                ) -> np.ndarray:
     "BraTS-like 4×4 affine for `shape`: voxel size FOV/shape, x and y flipped, volume centred at the origin."
     shape = parse_shape(shape, min_side=24)
     sx, sy, sz = (f / n for f, n in zip(FOV_MM, shape))
@@ -24,7 +25,9 @@ def synth_affine(shape) -> np.ndarray:
     A[:3, 3] = [sx * (shape[0] - 1) / 2, sy * (shape[1] - 1) / 2, -sz * (shape[2] - 1) / 2]
     return A
 
-def world_axes(shape, affine) -> list[np.ndarray]:
+def world_axes(shape, # the volume's shape
+               affine:np.ndarray, # its 4×4 affine (diagonal, as `synth_affine` makes)
+              ) -> list[np.ndarray]:
     "World (mm) coordinate of the voxel centres along each axis, as three broadcastable float32 arrays."
     out = []
     for a, n in enumerate(shape):
@@ -33,14 +36,19 @@ def world_axes(shape, affine) -> list[np.ndarray]:
     return out
 
 # %% ../nbs/02_anatomy.ipynb #7ba3ba56
-def bspline_weights(n_out:int, n_ctrl:int) -> np.ndarray:
+def bspline_weights(n_out:int, # samples along the axis
+                    n_ctrl:int, # control values along the axis (at least 4)
+                   ) -> np.ndarray:
     "Matrix `[n_out, n_ctrl]` of cubic B-spline weights spreading `n_ctrl` control values over `n_out` samples."
     u = (np.arange(n_out) + 0.5) / n_out * (n_ctrl - 3) + 1.0
     t = np.abs(u[:, None] - np.arange(n_ctrl)[None, :])
     w = np.where(t < 1, (4 - 6 * t**2 + 3 * t**3) / 6, np.where(t < 2, (2 - t)**3 / 6, 0.0))
     return w.astype(np.float32)
 
-def smooth_noise(rng:np.random.Generator, shape, n_ctrl) -> np.ndarray:
+def smooth_noise(rng:np.random.Generator, # the random stream
+                 shape, # the field's shape (3 sides)
+                 n_ctrl, # control-grid size per axis (`n_ctrl()`); fewer control values, smoother field
+                ) -> np.ndarray:
     "Smooth random float32 field of `shape` with about unit std: a random `n_ctrl` grid upsampled by cubic B-splines."
     n_ctrl = [max(4, int(n)) for n in n_ctrl]
     g = rng.standard_normal(n_ctrl).astype(np.float32)
@@ -51,7 +59,9 @@ def smooth_noise(rng:np.random.Generator, shape, n_ctrl) -> np.ndarray:
     t *= np.float32(1 / np.prod([np.sqrt((w**2).sum(1).mean()) for w in ws]))
     return t
 
-def n_ctrl(sizes_mm, spacing_mm:float) -> list[int]:
+def n_ctrl(sizes_mm, # the field's extent along each axis (mm)
+           spacing_mm:float, # about one random value this often (mm)
+          ) -> list[int]:
     "Control-grid size for a field over `sizes_mm` with one random value about every `spacing_mm`."
     return [int(np.ceil(s / spacing_mm)) + 3 for s in sizes_mm]
 
@@ -93,7 +103,10 @@ class Brain:
     centre_z: float      # height of the brain centre (mm)
     midline: float       # x of the interhemispheric fissure (mm)
 
-def brain_tissue(rng:np.random.Generator, shape, affine) -> Brain:
+def brain_tissue(rng:np.random.Generator, # the case's random stream
+                 shape, # the volume's shape
+                 affine:np.ndarray, # its affine (`synth_affine`)
+                ) -> Brain:
     "A random brain-like tissue map for a volume of `shape` with `affine` (anatomy in world mm)."
     axes = world_axes(shape, affine)
     ax, ay, az = 68 * rng.uniform(0.94, 1.06), 84 * rng.uniform(0.94, 1.06), 62 * rng.uniform(0.94, 1.06)
@@ -141,7 +154,13 @@ def _voxel_index(axes, p) -> np.ndarray:
 def _spacing(axes) -> np.ndarray:
     return np.array([abs(float(v.ravel()[1] - v.ravel()[0])) if v.size > 1 else 1.0 for v in axes])
 
-def paint_tube(tissue, axes, value:int, points, radius:float, on=None) -> None:
+def paint_tube(tissue:np.ndarray, # uint8 tissue codes, painted in place
+               axes, # the world axes of `tissue`'s grid (`box_axes`)
+               value:int, # the tissue code to paint
+               points, # `[N, 3]` points of the polyline (mm), closer than a voxel
+               radius:float, # the tube's radius (mm); 0: one voxel thick
+               on=None, # only voxels with one of these codes; None: any brain voxel
+              ) -> None:
     "Set the voxels of `tissue` within `radius` mm of the polyline `points` `[N, 3]` (mm; dense) to `value`."
     sp = _spacing(axes)
     n = np.ceil(radius / sp).astype(int)
@@ -173,7 +192,10 @@ def _surface_arc(rng, brain:Brain, depth:float, length:float, step:float) -> np.
     reff = (ax * ay * az) ** (1 / 3)
     return (d * np.array([ax, ay, az]) * (1 - depth / reff) + [brain.midline, 0, brain.centre_z]).astype(np.float32)
 
-def add_vessels(rng:np.random.Generator, brain:Brain, axes) -> None:
+def add_vessels(rng:np.random.Generator, # the case's random stream
+                brain:Brain, # the tissue map, painted in place
+                axes, # the world axes of the brain box (`box_axes`)
+               ) -> None:
     "Paint enhancing vessels: the superior sagittal sinus, cortical veins, both middle cerebral arteries, deep veins."
     ax, ay, az = brain.radii
     xm, cz = brain.midline, brain.centre_z
@@ -191,7 +213,10 @@ def add_vessels(rng:np.random.Generator, brain:Brain, axes) -> None:
         p0, p1 = (xm + s * 3, rng.uniform(10, 16), cz + 9), (xm + s * 3, rng.uniform(-32, -26), cz + 7)
         paint_tube(brain.tissue, axes, VESSEL, _curve(rng, p0, p1, step, 3), rng.uniform(1.0, 1.8))
 
-def add_plexus_and_lesions(rng:np.random.Generator, brain:Brain, axes) -> None:
+def add_plexus_and_lesions(rng:np.random.Generator, # the case's random stream
+                           brain:Brain, # the tissue map, painted in place
+                           axes, # the world axes of the brain box (`box_axes`)
+                          ) -> None:
     "Paint choroid plexus in the ventricles, periventricular caps and small white-matter lesions."
     sub = [axes[0] - brain.midline, axes[1], axes[2] - brain.centre_z]
     t = brain.tissue
@@ -212,7 +237,12 @@ def add_plexus_and_lesions(rng:np.random.Generator, brain:Brain, axes) -> None:
         _paint_ellipsoid(t, axes, WMH, c, rng.uniform(1.5, 4.5, 3), on=(WM, GM))
 
 # %% ../nbs/02_anatomy.ipynb #0d2f5075
-def mass_effect(brain:Brain, axes, centre, radius:float, strength:float) -> None:
+def mass_effect(brain:Brain, # the tissue map, warped in place
+                axes, # the world axes of the brain box (`box_axes`)
+                centre, # the tumour's centre (mm)
+                radius:float, # R, the reach of the push (mm): the oedema radius
+                strength:float, # s: 0 leaves the map as it is; the cases use 0.3-0.55
+               ) -> None:
     "Push the anatomy away from `centre`: a radial warp shifting structures by up to ~0.43·`strength`·`radius` mm."
     R = 2.5 * radius
     sl = world_box(axes, [c - R for c in centre], [c + R for c in centre])

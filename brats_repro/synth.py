@@ -45,7 +45,8 @@ class Scanner:
     enhancement: float  # fraction of the full T1ce enhancement (tumour and vessels alike)
     oedema: float       # fraction of the full oedema contrast on FLAIR and T2
 
-def draw_scanner(rng:np.random.Generator) -> Scanner:
+def draw_scanner(rng:np.random.Generator, # the case's random stream
+                ) -> Scanner:
     "Random acquisition settings of one case (a different 'scanner' and patient each time)."
     u = lambda lo, hi: {m: float(rng.uniform(lo, hi)) for m in MODALITIES}
     return Scanner(gain=u(0.7, 1.4), contrast=u(0.8, 1.2), noise=u(0.03, 0.08), bias=float(rng.uniform(0.06, 0.22)),
@@ -77,7 +78,13 @@ def _rotation(rng:np.random.Generator) -> np.ndarray:
                      [2*(b*c+a*d), a*a-b*b+c*c-d*d, 2*(c*d-a*b)],
                      [2*(b*d-a*c), 2*(c*d+a*b), a*a-b*b-c*c+d*d]], np.float32)
 
-def blob_distance(rng:np.random.Generator, x, y, z, centre, radius:float, bump:float, spacing:float) -> np.ndarray:
+def blob_distance(rng:np.random.Generator, # the case's random stream
+                  x, y, z, # broadcastable world axes of the grid (mm)
+                  centre, # the blob's centre (mm)
+                  radius:float, # its radius (mm), before a random squeeze or stretch along each of its axes
+                  bump:float, # the bumps' amplitude, as a fraction of the radius
+                  spacing:float, # about one bump this often (mm)
+                 ) -> np.ndarray:
     "Normalised distance to `centre` (< 1 inside) of a random rotated, stretched blob with a bumpy surface."
     M = _rotation(rng) * (rng.uniform(0.8, 1.25, 3).astype(np.float32)[:, None] / np.float32(radius))
     dx, dy, dz = x - centre[0], y - centre[1], z - centre[2]
@@ -95,7 +102,9 @@ class Site:
     r_ed: float
     r_core: float
 
-def tumour_site(rng:np.random.Generator, brain:Brain) -> Site:
+def tumour_site(rng:np.random.Generator, # the case's random stream
+                brain:Brain, # the tissue map the tumour will grow in
+               ) -> Site:
     "A random tumour site in the inner part of one hemisphere of `brain`, away from the midline."
     ax, ay, az = brain.radii
     side = float(rng.choice([-1.0, 1.0]))
@@ -114,7 +123,13 @@ class Tumour:
     high_grade: bool     # enhancing core (4) with optional necrosis (1), else non-enhancing core (1) or oedema only
     centre: tuple        # mm
 
-def add_tumour(rng:np.random.Generator, brain:Brain, axes, site:Site, high_grade:bool, core:bool) -> Tumour:
+def add_tumour(rng:np.random.Generator, # the case's random stream
+               brain:Brain, # the tissue map (after `mass_effect`)
+               axes, # the world axes of the brain box (`box_axes`)
+               site:Site, # where (`tumour_site`)
+               high_grade:bool, # an enhancing core (label 4), else no enhancing tumour
+               core:bool, # high grade: necrosis inside the enhancing core; low grade: a core (1), else oedema only
+              ) -> Tumour:
     "Draw a tumour at `site` of `brain` (`axes`: world axes of the brain box); oedema reaches further in white matter."
     c, side = site.centre, site.side
     R = site.r_ed * 1.7
@@ -158,7 +173,12 @@ def _bias(rng:np.random.Generator, shape, amplitude:float) -> list[np.ndarray]:
     "Three 1-D smooth factors, one per axis, whose outer product is a separable bias field of about ±`amplitude`."
     return [np.exp(amplitude * smooth_noise(rng, (n, 1, 1), (5, 4, 4))[:, 0, 0]).astype(np.float32) for n in shape]
 
-def synth_anatomy(rng:np.random.Generator, shape, affine, high_grade:bool, core:bool) -> tuple[Brain, Tumour]:
+def synth_anatomy(rng:np.random.Generator, # the case's random stream
+                  shape, # the volume's shape
+                  affine:np.ndarray, # its affine (`synth_affine`)
+                  high_grade:bool, # see `add_tumour`
+                  core:bool, # see `add_tumour`
+                 ) -> tuple[Brain, Tumour]:
     "Tissue map with vessels, plexus and lesions, pushed aside by a tumour drawn at a random site."
     brain = brain_tissue(rng, shape, affine)
     axes = box_axes(world_axes(shape, affine), brain.box)
@@ -188,7 +208,11 @@ def _compartments(tum:Tumour, lv, ijk, rng, hgg:bool) -> dict:
     sel = dict(ed=tl == 2, ncr=(tl == 1) & hgg, et=tl == 4, net=(tl == 1) & (not hgg))
     return {k: (tpos[s], tex[s], patchy[s], fade[s]) for k, s in sel.items()}
 
-def synth_case(seed:int, shape=(240, 240, 155), et_label:int=4, enhancing:bool|None=None) -> SynthCase:
+def synth_case(seed:int, # the case's seed: the same seed, the same case
+               shape=(240, 240, 155), # the volume's shape; the field of view stays BraTS's
+               et_label:int=4, # the label of enhancing tumour: 4 (2018-2022) or 3 (2023+)
+               enhancing:bool|None=None, # True: high grade, False: low grade, None: high with probability 0.75
+              ) -> SynthCase:
     "A random brain-like case with a tumour; `enhancing=None` draws high grade (enhancing) with probability 0.75."
     shape = parse_shape(shape, min_side=24)
     if et_label not in (3, 4): raise BratsError(f"et_label {et_label}: expected 4 (BraTS 2018-2022) or 3 (2023+)")
@@ -227,7 +251,10 @@ def synth_case(seed:int, shape=(240, 240, 155), et_label:int=4, enhancing:bool|N
     return SynthCase(images, seg, affine, bool((seg == et_label).any()), tissue, sc, et_label)
 
 # %% ../nbs/03_synth.ipynb #7a2783fe
-def save_nifti(arr:np.ndarray, affine:np.ndarray, path) -> Path:
+def save_nifti(arr:np.ndarray, # the volume (its dtype is kept)
+               affine:np.ndarray, # its 4×4 affine (written as qform and sform)
+               path, # the `.nii.gz` file to write
+              ) -> Path:
     "Write `arr` as a gzipped NIfTI-1 file atomically (temporary file in the same folder, then `os.replace`)."
     path = Path(path)
     img = nib.Nifti1Image(arr, affine)
@@ -242,7 +269,11 @@ def _naming(naming:str):
     if str(naming) not in NAMINGS: raise BratsError(f"naming {naming!r}: expected one of {', '.join(NAMINGS)}")
     return NAMINGS[str(naming)]
 
-def write_case(case:SynthCase, out_dir, subject_id:str, naming:str="2018") -> Path:
+def write_case(case:SynthCase, # the case to write
+               out_dir, # the data set's folder
+               subject_id:str, # the subject's folder and file-name prefix
+               naming:str="2018", # the release whose file names and ET label to use: '2018', '2021' or '2023'
+              ) -> Path:
     "Write `case` as `out_dir/subject_id/`: the four modalities and seg, named as in release `naming`; the folder."
     nm = _naming(naming)
     check_labels(case.seg, nm.et_label, where=f"synthetic case {subject_id}")
@@ -253,7 +284,9 @@ def write_case(case:SynthCase, out_dir, subject_id:str, naming:str="2018") -> Pa
     return folder
 
 # %% ../nbs/03_synth.ipynb #336465ff
-def case_seed(seed:int, i:int) -> int:
+def case_seed(seed:int, # the data set's seed
+              i:int, # the case's number
+             ) -> int:
     "The seed of case `i` of a data set generated with `seed`."
     return int(np.random.SeedSequence([int(seed), int(i)]).generate_state(1)[0])
 
@@ -265,8 +298,14 @@ def _make_one(args) -> tuple[int, str]:
     sub = ("HGG" if case.has_enhancing else "LGG") if naming == "2018" else ""
     return i, str(write_case(case, Path(out_dir) / sub, nm.subject_id(i), naming))
 
-def synth_dataset(out_dir, n_cases:int, seed:int=0, shape=(240, 240, 155), naming:str="2018",
-                  workers:int=1, progress:bool=True) -> list[Path]:
+def synth_dataset(out_dir, # the folder to write into (made if missing)
+                  n_cases:int, # how many cases
+                  seed:int=0, # the data set's seed (case `i` gets `case_seed(seed, i)`)
+                  shape=(240, 240, 155), # the volumes' shape
+                  naming:str="2018", # the release's layout: '2018' (HGG/, LGG/), '2021' or '2023'
+                  workers:int=1, # processes generating cases in parallel
+                  progress:bool=True, # show a progress bar
+                 ) -> list[Path]:
     "Write `n_cases` synthetic cases under `out_dir` in the layout of release `naming`; returns the subject folders."
     nm, shape = _naming(naming), parse_shape(shape)
     if int(n_cases) < 1: raise BratsError(f"n_cases {n_cases}: expected at least 1")
