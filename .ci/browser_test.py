@@ -15,7 +15,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SHOTS = ROOT / ".ci" / "screenshots"
-QUICK = ["01_viz", "05_loader", "11_vae", "20_metrics"]
+QUICK = ["01_viz", "06_loader", "11_vae", "20_metrics"]
 CHROMIUM = "/usr/bin/chromium"
 TOKEN = "brats-repro-ci"
 VISIBLE = ".jp-NotebookPanel:not(.lm-mod-hidden)"   # the notebook in the active tab

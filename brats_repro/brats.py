@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_brats.ipynb #8c48ab60
 from __future__ import annotations
-import os, re, tempfile
+import errno, os, re, tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +14,8 @@ import numpy as np
 # %% auto #0
 __all__ = ['MODALITIES', 'ALIASES', 'REGIONS', 'LABEL_NAMES', 'RESECTION_CAVITY', 'NAMINGS', 'REGION_RULES', 'BratsError',
            'first_line', 'parse_shape', 'brats_labels', 'Naming', 'msd_naming', 'parse_filename', 'labels_to_regions',
-           'nest_regions', 'regions_to_labels', 'check_labels', 'atomic_output', 'atomic_write_bytes']
+           'nest_regions', 'regions_to_labels', 'check_labels', 'atomic_output', 'atomic_write_bytes',
+           'os_error_reason', 'writing', 'check_output_file', 'stale_temps', 'remove_stale_temps']
 
 # %% ../nbs/00_brats.ipynb #7ef64877
 class BratsError(Exception):
@@ -234,3 +235,54 @@ def atomic_write_bytes(data:bytes, path) -> Path:
     with atomic_output(path) as tmp, open(tmp, "wb") as f:
         f.write(data); f.flush(); os.fsync(f.fileno())
     return path
+
+# %% ../nbs/00_brats.ipynb #f21e61d2
+_REASONS = {errno.ENOSPC: "no space left on device", errno.EDQUOT: "disk quota exceeded",
+            errno.EROFS: "read-only file system", errno.EACCES: "permission denied", errno.EPERM: "permission denied",
+            errno.EISDIR: "it is a folder", errno.ENOTDIR: "a part of the path is not a folder",
+            errno.ENOENT: "no such file or folder"}
+
+def os_error_reason(e:OSError, # the error met reading or writing a file
+                   ) -> str:
+    "What went wrong, in plain words: 'no space left on device', 'read-only file system' ... (h5py's errors too)."
+    if e.errno in _REASONS: return _REASONS[e.errno]
+    m = re.search(r"errno = (\d+)", str(e))   # h5py reports the C library's errno inside its message
+    if m and int(m[1]) in _REASONS: return _REASONS[int(m[1])]
+    return first_line(e)
+
+@contextmanager
+def writing(path, # the file (or folder) being written, named in the message
+            doing:str="cannot write", # what failed, for the message
+           ):
+    "Turn an `OSError` inside the block into `BratsError('<path>: <doing>: <reason>')`."
+    try: yield
+    except OSError as e: raise BratsError(f"{path}: {doing}: {os_error_reason(e)}") from None
+
+def check_output_file(path, # a file about to be written
+                     ) -> Path:
+    "`path`, with its parent folder created; `BratsError` at once if it is a folder or its folder cannot be made."
+    path = Path(path)
+    if path.is_dir(): raise BratsError(f"{path}: is a folder; give the path of a file to write")
+    if path.parent.exists() and not path.parent.is_dir(): raise BratsError(f"{path.parent}: is a file, not a folder")
+    with writing(path.parent, "cannot create the output folder"): path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+def stale_temps(path, # a target of `atomic_output`
+                suffix:str=".tmp", # the suffix `atomic_output` was given
+                before:float|None=None, # only files last modified before this time (`time.time()`)
+               ) -> list[Path]:
+    "The temporary files `atomic_output(path, suffix)` leaves beside `path` when its process is killed."
+    path = Path(path)
+    pat = re.compile(re.escape(f".{path.name}.") + r"[a-z0-9_]{8}" + re.escape(suffix))
+    if not path.parent.is_dir(): return []
+    return sorted(p for p in path.parent.iterdir() if pat.fullmatch(p.name) and p.is_file()
+                  and (before is None or p.stat().st_mtime < before))
+
+def remove_stale_temps(path, # a target of `atomic_output`
+                       suffix:str=".tmp", # the suffix `atomic_output` was given
+                       before:float|None=None, # only files last modified before this time
+                      ) -> list[Path]:
+    "Delete `stale_temps(path, suffix, before)`; the files deleted."
+    gone = stale_temps(path, suffix, before)
+    for p in gone: p.unlink(missing_ok=True)
+    return gone

@@ -4,8 +4,8 @@
 
 # %% ../nbs/26_train.ipynb #311ca8b8
 from __future__ import annotations
-import json, os, random, socket, time, warnings
-from dataclasses import dataclass, asdict, field, fields
+import json, random, time, warnings
+from dataclasses import dataclass, asdict, field
 from pathlib import Path
 from typing import Callable, Sequence
 import numpy as np
@@ -15,10 +15,9 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
-try: import fcntl
-except ImportError: fcntl = None   # no flock (Windows): run folders are not locked
-from .brats import BratsError, REGIONS, atomic_write_bytes, labels_to_regions, regions_to_labels
-from .h5 import PackedFile, writing, os_error_reason, remove_stale_temps
+from .brats import (BratsError, REGIONS, atomic_write_bytes, labels_to_regions, regions_to_labels, writing,
+                               os_error_reason)
+from .h5 import PackedFile
 from .loader import H5CropDataset, make_loader, random_stream
 from .model import NvNet
 from .losses import NvNetLoss, soft_dice_loss
@@ -26,13 +25,15 @@ from .metrics import region_dice
 from .config import TrainConfig
 from .precision import Precision, choose_precision, autocast
 from .checkpoint import (rng_state, set_rng_state, atomic_torch_save, make_checkpoint, read_checkpoint,
-                                    unwrap, write_history, plot_history)
-from .distributed import DistInfo, dist_env, setup_distributed, teardown_distributed, resolve_device, any_process
+                                    unwrap, write_history, plot_history, claim_run_folder, unlock_run_folder,
+                                    reconcile_run_folder, resume_config)
+from .distributed import (DistInfo, dist_env, setup_distributed, teardown_distributed, resolve_device,
+                                     any_process)
 from .infer import predict_image
 
 # %% auto #0
-__all__ = ['RUN_FILES', 'LOCK_FILE', 'poly_lambda', 'make_scheduler', 'param_groups', 'make_optimizer', 'split_subjects',
-           'validate', 'NonFiniteLossError', 'train']
+__all__ = ['poly_lambda', 'make_scheduler', 'param_groups', 'make_optimizer', 'split_subjects', 'validate', 'NonFiniteLossError',
+           'train']
 
 # %% ../nbs/26_train.ipynb #4994ab31
 def poly_lambda(epochs:int, # N, the number of epochs
@@ -118,58 +119,6 @@ def validate(model:nn.Module, # the network (a DDP wrapper is unwrapped)
 # %% ../nbs/26_train.ipynb #30e55cb4
 class NonFiniteLossError(BratsError):
     "The loss became NaN or infinite; the message says where and which term, the last checkpoint is untouched."
-
-RUN_FILES = ("last.pt", "best.pt", "config.json", "history.json", "metrics.csv", "curves.png")
-LOCK_FILE = "run.lock"
-
-def _lock(out_dir:Path) -> int|None:
-    "Hold `out_dir/run.lock` exclusively until closed or the process dies; `BratsError` naming the holder if taken."
-    if fcntl is None: return None
-    with writing(out_dir, "cannot write in the output folder"):
-        fd = os.open(out_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
-    try: fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        holder = os.read(fd, 300).decode(errors="replace").strip() or "another process"
-        os.close(fd)
-        raise BratsError(f"{out_dir}: in use by another training run ({holder}); wait for it to end "
-                         "or choose another output folder") from None
-    try:
-        with writing(out_dir / LOCK_FILE, "cannot write in the output folder"):
-            os.ftruncate(fd, 0)
-            os.write(fd, f"pid {os.getpid()} on {socket.gethostname()}, since {time.strftime('%F %T')}\n".encode())
-    except BratsError: os.close(fd); raise
-    return fd
-
-def _unlock(lock:int|None) -> None:
-    "Release what `_lock` took."
-    if lock is not None: os.close(lock)
-
-def _claim_out_dir(out_dir:Path, resume, main:bool) -> tuple[Path|None, int|None]:
-    "`(checkpoint to resume or None, lock)`: create and lock `out_dir` (process 0), delete killed runs' temp files."
-    if out_dir.exists() and not out_dir.is_dir(): raise BratsError(f"{out_dir}: output path exists and is not a folder")
-    last = out_dir / "last.pt"
-    if resume is True and not last.exists(): raise BratsError(f"{out_dir}: nothing to resume (no last.pt)")
-    with writing(out_dir, "cannot create the output folder"): out_dir.mkdir(parents=True, exist_ok=True)
-    lock = _lock(out_dir) if main else None
-    if last.exists() and not resume:
-        _unlock(lock)
-        raise BratsError(f"{out_dir}: already holds a training checkpoint (last.pt); "
-                         "resume it (resume=True / --resume) or choose another output folder")
-    if main:
-        for name in RUN_FILES: remove_stale_temps(out_dir / name)
-    return (last if last.exists() else None), lock
-
-def _resume_config(given:TrainConfig|None, saved:dict, path:Path) -> TrainConfig:
-    "The config of a resumed run: the saved one, or `given` if its network is the same (changes are reported)."
-    old = TrainConfig.from_dict(saved)
-    if given is None: return old
-    if given.model_config() != old.model_config():
-        raise BratsError(f"{path}: the checkpoint's network {old.model_config()} differs from the config's "
-                         f"{given.model_config()}; resume with the same network settings (or no config)")
-    changed = [f.name for f in fields(TrainConfig) if getattr(given, f.name) != getattr(old, f.name)]
-    if changed: warnings.warn(f"resuming {path} with changed settings: " +
-                              ", ".join(f"{k}={getattr(old, k)!r}->{getattr(given, k)!r}" for k in changed))
-    return given
 
 def _check_data(data_h5:Path) -> PackedFile:
     "The packed file, all of whose cases have labels; `BratsError` otherwise."
@@ -332,7 +281,7 @@ def _save(run:_Run, epoch:int, row:dict) -> None:
     writes = [("last.pt", save_ck)] + [("best.pt", save_ck)] * better + [
         ("history.json", lambda p: write_history(run.history, run.out_dir)),
         ("curves.png", lambda p: plot_history(run.history, p))]
-    for name, write in writes:   # in this order: `_reconcile` repairs a kill between any two of them
+    for name, write in writes:   # in this order: `reconcile_run_folder` repairs a kill between any two
         try: write(run.out_dir / name)
         except OSError as e:
             raise BratsError(f"{run.out_dir / name}: cannot write: {os_error_reason(e)}; training stopped, "
@@ -355,29 +304,6 @@ def _end_epoch(run:_Run, epoch:int, row:dict, last:bool) -> None:
                    f"{('val Dice ' + dice) if dice else ''} ({row['time_train_s']:.0f}s train)")
     if run.info.enabled: dist.barrier()
 
-# %% ../nbs/26_train.ipynb #5e871c85
-def _best_epoch(history:list[dict]) -> int|None:
-    "The epoch of the highest mean validation Dice (the first of equals, as `_save` keeps it); None if none."
-    scored = [r for r in history if r.get("val_dice_mean") is not None]
-    return max(scored, key=lambda r: r["val_dice_mean"])["epoch"] if scored else None
-
-def _saved_epoch(path:Path) -> int|None:
-    "The epoch a checkpoint file holds; None if it is missing or unreadable."
-    try: return int(read_checkpoint(path)["epoch"])
-    except BratsError: return None
-
-def _reconcile(out_dir:Path, ckpt:dict, cfg:TrainConfig) -> None:
-    "After a kill between the writes of an epoch: `best.pt` and the logs made to agree with `last.pt` (`ckpt`)."
-    history, best = list(ckpt.get("history", []))[:ckpt["epoch"]], out_dir / "best.pt"
-    want = _best_epoch(history)
-    if cfg.keep_best and want is not None and _saved_epoch(best) != want:
-        if want == ckpt["epoch"]:   # killed after last.pt, before best.pt: they hold the same epoch
-            with writing(best): atomic_write_bytes((out_dir / "last.pt").read_bytes(), best)
-        else: warnings.warn(f"{best}: does not hold epoch {want}, the best in the history; "
-                            "it is replaced when a later epoch scores better")
-    with writing(out_dir / "history.json"): write_history(history, out_dir)
-
-
 # %% ../nbs/26_train.ipynb #f40aa9b1
 def _loop(run:_Run, on_epoch_end:Callable|None) -> list[dict]:
     "The epochs of a run from `run.start`; stops early when the time budget runs out."
@@ -396,8 +322,8 @@ def _train_claimed(data_h5:Path, out_dir:Path, packed:PackedFile, ckpt_path:Path
                    progress:bool, loss_fn, on_epoch_end) -> list[dict]:
     "`train` once the run folder is this run's."
     ckpt = read_checkpoint(ckpt_path) if ckpt_path else None
-    cfg = _resume_config(config, ckpt["config"], ckpt_path) if ckpt else (config or TrainConfig.preset("paper"))
-    if ckpt is not None and dist_env().is_main: _reconcile(out_dir, ckpt, cfg)
+    cfg = resume_config(config, ckpt["config"], ckpt_path) if ckpt else (config or TrainConfig.preset("paper"))
+    if ckpt is not None and dist_env().is_main: reconcile_run_folder(out_dir, ckpt, cfg.keep_best)
     cuda = cfg.device.startswith("cuda") or (cfg.device == "auto" and torch.cuda.is_available())
     info = setup_distributed("cuda" if cuda else "cpu")
     ok, prev_det, prev_threads = False, torch.are_deterministic_algorithms_enabled(), torch.get_num_threads()
@@ -424,6 +350,6 @@ def train(data_h5, # the packed training data (`pack_dataset`), every case with 
     if resume not in (True, False, "auto"): raise BratsError(f"resume={resume!r}: True, False or 'auto'")
     if config is not None: config = TrainConfig.from_dict(config if isinstance(config, dict) else asdict(config))
     packed = _check_data(data_h5)
-    ckpt_path, lock = _claim_out_dir(out_dir, resume, dist_env().is_main)
+    ckpt_path, lock = claim_run_folder(out_dir, resume, dist_env().is_main)
     try: return _train_claimed(data_h5, out_dir, packed, ckpt_path, config, progress, loss_fn, on_epoch_end)
-    finally: _unlock(lock)
+    finally: unlock_run_folder(lock)
