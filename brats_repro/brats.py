@@ -258,13 +258,15 @@ def writing(path, # the file (or folder) being written, named in the message
     try: yield
     except OSError as e: raise BratsError(f"{path}: {doing}: {os_error_reason(e)}") from None
 
-def check_output_file(path, # a file about to be written
+def check_output_file(path, # a file about to be written (it may exist: it is replaced)
+                      what:str="output file", # what the file is, for the message
                      ) -> Path:
     "`path`, with its parent folder created; `BratsError` at once if it is a folder or its folder cannot be made."
     path = Path(path)
-    if path.is_dir(): raise BratsError(f"{path}: is a folder; give the path of a file to write")
-    if path.parent.exists() and not path.parent.is_dir(): raise BratsError(f"{path.parent}: is a file, not a folder")
-    with writing(path.parent, "cannot create the output folder"): path.parent.mkdir(parents=True, exist_ok=True)
+    if path.is_dir(): raise BratsError(f"{what} {path} is a folder; give a file name, e.g. {path / 'out'}")
+    parent = next(p for p in path.absolute().parents if p.exists())
+    if not parent.is_dir(): raise BratsError(f"{what} {path}: {parent} is a file, not a folder")
+    with writing(path.parent, f"{what}: cannot create its folder"): path.parent.mkdir(parents=True, exist_ok=True)
     return path
 
 def stale_temps(path, # a target of `atomic_output`

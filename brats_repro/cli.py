@@ -7,12 +7,11 @@ from __future__ import annotations
 import argparse, os, sys, json
 from pathlib import Path
 from typing import Callable
-from .brats import BratsError, first_line, parse_shape
+from .brats import BratsError, first_line, parse_shape, check_output_file
 
 # %% auto #0
-__all__ = ['shape_arg', 'parse_setting', 'check_output_file', 'cmd_synth', 'cmd_pack', 'train_config_from_args',
-           'settle_data_settings', 'cmd_train', 'predict_inputs', 'cmd_predict', 'cmd_evaluate', 'cmd_demo',
-           'build_parser', 'main']
+__all__ = ['shape_arg', 'parse_setting', 'cmd_synth', 'cmd_pack', 'train_config_from_args', 'settle_data_settings', 'cmd_train',
+           'predict_inputs', 'cmd_predict', 'cmd_evaluate', 'cmd_demo', 'build_parser', 'main']
 
 # %% ../nbs/31_cli.ipynb #a7c5e976
 def shape_arg(min_side:int=1, # the smallest allowed side
@@ -31,16 +30,6 @@ def parse_setting(text:str, # `key=value`
     if not sep or not key: raise argparse.ArgumentTypeError(f"expected key=value, got {text!r}")
     return key.strip().replace("-", "_"), value.strip()
 
-def check_output_file(path, # a file a command will write (it may exist: it is replaced)
-                      what:str="output file", # what the file is, for the message
-                     ) -> Path:
-    "`path` if a file can be written there: not a folder, and its nearest existing parent a writable folder."
-    path = Path(path)
-    if path.is_dir(): raise BratsError(f"{what} {path} is a folder; give a file name, e.g. {path / 'out'}")
-    parent = next(p for p in path.absolute().parents if p.exists())
-    if not parent.is_dir(): raise BratsError(f"{what} {path}: {parent} is a file, not a folder")
-    if not os.access(parent, os.W_OK): raise BratsError(f"{what} {path}: {parent} is not writable")
-    return path
 
 # %% ../nbs/31_cli.ipynb #8c90d59b
 def cmd_synth(a:argparse.Namespace, # the parsed command line
@@ -54,7 +43,6 @@ def cmd_pack(a:argparse.Namespace, # the parsed command line
             ):
     "`brats_repro pack`."
     from brats_repro.h5 import pack_dataset
-    check_output_file(a.out, "packed file")                 # before the packing work
     report = pack_dataset(a.data_dir, a.out, workers=a.workers, skip_bad=a.skip_bad)
     print(f"packed {len(report.packed)} cases into {a.out}")
     for case, reason in report.skipped: print(f"skipped {case}: {reason}")

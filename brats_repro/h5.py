@@ -134,7 +134,7 @@ def pack_dataset(data_dir, # a BraTS folder (any release's naming)
                  progress:bool=True, # show a progress bar
                 ) -> PackReport:
     "Pack every case under `data_dir` into the HDF5 file `out_path` (format v1), atomically."
-    t0, out = time.time(), check_output_file(out_path)
+    t0, out = time.time(), check_output_file(out_path, "packed file")
     cases, problems = scan_cases(data_dir)
     if problems and not skip_bad:
         (where, what), more = problems[0], len(problems) - 1
