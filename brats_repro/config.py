@@ -8,7 +8,7 @@ import argparse, difflib, types, typing
 from dataclasses import dataclass, fields
 import numpy as np
 from fastcore.docments import docments
-from .brats import BratsError
+from .brats import BratsError, REGIONS
 
 # %% auto #0
 __all__ = ['PRESETS', 'TrainConfig', 'fold_subjects', 'crop_warning', 'add_config_flags', 'config_overrides']
@@ -29,7 +29,7 @@ class TrainConfig:
     w_kl: float = 0.1                   # weight of the VAE's KL loss
     dice_smooth: float = 0.0            # added to Dice numerator and denominator; 0 = the paper's ε only
     w_bce: float = 0.0                  # weight of a binary cross-entropy term; 0 = the paper's loss (13_losses)
-    dice_over_batch: bool = False       # one Dice over the whole batch, not one per case (same at batch 1)
+    dice_over_batch: tuple[str, ...] = ()  # regions whose Dice is one over the whole batch (13_losses)
     epochs: int = 300                   # epochs of training
     lr: float = 1e-4                    # Adam's base learning rate
     lr_power: float = 0.9               # poly schedule lr·(1 - e/epochs)**lr_power, stepped per epoch
@@ -158,6 +158,7 @@ def _checks(cfg:TrainConfig) -> list[tuple[bool, str]]:
         (cfg.epochs >= 1, f"epochs={cfg.epochs}: must be >= 1"), (cfg.lr > 0, f"lr={cfg.lr}: must be > 0"),
         (cfg.dice_smooth >= 0, f"dice_smooth={cfg.dice_smooth}: must be >= 0"),
         (cfg.w_bce >= 0, f"w_bce={cfg.w_bce}: must be >= 0"),
+        (set(cfg.dice_over_batch) <= set(REGIONS), f"dice_over_batch={cfg.dice_over_batch}: regions of {REGIONS}"),
         (cfg.lr_power >= 0, f"lr_power={cfg.lr_power}: must be >= 0"),
         (cfg.weight_decay >= 0, f"weight_decay={cfg.weight_decay}: must be >= 0"),
         (cfg.weight_decay_on in ("conv", "all", "none"),
@@ -199,9 +200,9 @@ TrainConfig.validate = _validate
 # %% ../nbs/21_config.ipynb #48a14325
 PRESETS = {
     "paper": dict(val_fraction=0.0, keep_best=False, amp=None),
-    "demo": dict(init_filters=8, crop_size=(48, 48, 48), batch_size=2, tumour_p=0.8, lr=1e-3, epochs=4,
-                 steps_per_epoch=125, amp="auto", channels_last=None, num_workers=0, val_fraction=0.125,
-                 max_minutes=None, w_bce=1.0),
+    "demo": dict(init_filters=8, crop_size=(48, 48, 48), batch_size=2, tumour_p=0.8, lr=1e-3, epochs=5,
+                 steps_per_epoch=125, amp="auto", channels_last=None, num_workers=0, val_fraction=0.0,
+                 keep_best=False, max_minutes=None, w_bce=1.0, dice_over_batch=("WT", "TC", "ET")),
 }
 
 # %% ../nbs/21_config.ipynb #57697417

@@ -30,24 +30,26 @@ def dice_per_channel(pred:torch.Tensor, # probabilities [B, C, *spatial]
                      target:torch.Tensor, # 0/1 targets of the same shape
                      eps:float=1e-8, # added to the denominator
                      smooth_nr:float=0.0, # added to numerator and denominator
-                     over_batch:bool=False, # one Dice for the whole batch (`[1, C]`) instead of one per case
+                     over_batch:bool|tuple=False, # per channel (or for all): one Dice over the whole batch
                     ) -> torch.Tensor:
     "Soft Dice loss `1 - (2Σpt + smooth_nr)/(Σp² + Σt² + eps)` of each case and channel: `[B, C]` (float32)."
     _check_same_shape(pred, target, "soft Dice (prediction vs target)")
     if pred.ndim < 3: raise BratsError(f"soft Dice: expected [B, C, *spatial], got shape {tuple(pred.shape)}")
+    pooled = torch.as_tensor(over_batch, dtype=torch.bool).expand(pred.shape[1]).to(pred.device)
     with float32_region(pred):
         p, t = _as_float(pred), _as_float(target, pred)
-        dims = ((0,) if over_batch else ()) + tuple(range(2, p.ndim))
-        inter = (p * t).sum(dims)
-        den = (p * p).sum(dims) + (t * t).sum(dims)
-        loss = 1 - (2 * inter + smooth_nr) / (den + eps)
-        return loss[None] if over_batch else loss
+        dims = tuple(range(2, p.ndim))
+        inter, den = (p * t).sum(dims), (p * p).sum(dims) + (t * t).sum(dims)
+        per_case = 1 - (2 * inter + smooth_nr) / (den + eps)
+        if not pooled.any(): return per_case
+        batch = 1 - (2 * inter.sum(0) + smooth_nr) / (den.sum(0) + eps)      # [C]: the batch as one volume
+        return torch.where(pooled, batch.expand_as(per_case), per_case)
 
 def soft_dice_loss(pred:torch.Tensor, # probabilities [B, C, *spatial]
                    target:torch.Tensor, # 0/1 targets of the same shape
                    eps:float=1e-8, # added to the denominator
                    smooth_nr:float=0.0, # added to numerator and denominator
-                   over_batch:bool=False, # one Dice for the whole batch instead of one per case
+                   over_batch:bool|tuple=False, # per channel (or for all): one Dice over the whole batch
                   ) -> torch.Tensor:
     "The paper's soft Dice loss: per channel, summed over channels, averaged over the batch (a float32 scalar)."
     return dice_per_channel(pred, target, eps, smooth_nr, over_batch).sum(1).mean()
@@ -100,13 +102,13 @@ class NvNetLoss:
                  eps:float=1e-8, # added to the Dice denominator
                  smooth_nr:float=0.0, # added to the Dice numerator and denominator
                  w_bce:float=0.0, # weight of a binary cross-entropy term (0: the paper's loss)
-                 over_batch:bool=False, # one Dice over the whole batch instead of one per case
+                 over_batch:bool|tuple=False, # per channel (or for all): one Dice over the whole batch
                 ):
         self.w_l2, self.w_kl, self.eps, self.smooth_nr, self.w_bce = w_l2, w_kl, eps, smooth_nr, w_bce
         self.over_batch = over_batch
 
     def __repr__(self):
-        extra = (f", w_bce={self.w_bce}" if self.w_bce else "") + (", over_batch=True" if self.over_batch else "")
+        extra = (f", w_bce={self.w_bce}" if self.w_bce else "") + (f", over_batch={self.over_batch}" if torch.as_tensor(self.over_batch).any() else "")
         return f"NvNetLoss(w_l2={self.w_l2}, w_kl={self.w_kl}, eps={self.eps}, smooth_nr={self.smooth_nr}{extra})"
 
     def _vae_terms(self, out:NvNetOutput, image:torch.Tensor, zero:torch.Tensor) -> tuple:

@@ -200,7 +200,8 @@ def _setup(packed, out_dir, cfg:TrainConfig, ckpt, info:DistInfo, progress:bool,
     loader, val_ids = _make_loader(cfg, packed, info, device)
     model, optimizer, scheduler, scaler = _make_model(cfg, device, precision)
     loss_fn = loss_fn or NvNetLoss(cfg.w_l2, cfg.w_kl, eps=max(1e-8, cfg.dice_smooth), smooth_nr=cfg.dice_smooth,
-                                   w_bce=cfg.w_bce, over_batch=cfg.dice_over_batch)
+                                   w_bce=cfg.w_bce,
+                                   over_batch=tuple(r in cfg.dice_over_batch for r in REGIONS))
     run = _Run(cfg, info, device, precision, packed, val_ids, loader, model, optimizer, scheduler, scaler, loss_fn,
                out_dir, progress and info.is_main, t_start)
     torch.manual_seed(cfg.seed + info.rank)   # different dropout / VAE noise per process
