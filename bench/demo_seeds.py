@@ -2,7 +2,7 @@
 wall time, CPU and the precision the demo chose. Each seed runs the README's command in its own process, one after
 the other, so that each wall time is the machine's alone. Results: bench/out/demo_seeds.json and demo_seeds.md.
 
-    python bench/demo_seeds.py                    # seeds 0-4 (~45 min on 2 cores)
+    python bench/demo_seeds.py                    # seeds 0-4 (~32 min on 2 idle cores)
     python bench/demo_seeds.py --emulate-avx2     # on an AVX-512 machine: the AVX2-only code path (timings indicative)
     python bench/demo_seeds.py --seeds 0 1
     python bench/demo_seeds.py --collect bench/out/*/seed*/summary.json   # the table from finished runs
