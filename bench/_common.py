@@ -3,6 +3,7 @@ markdown table printer. Run the benchmarks from the repository root (`python ben
 from __future__ import annotations
 import json, platform, subprocess, sys
 from pathlib import Path
+from brats_repro.precision import cpu_name   # the one reader of the CPU model name
 
 OUT = Path(__file__).resolve().parent / "out"   # results (git-ignored)
 
@@ -28,12 +29,6 @@ def markdown_table(header:list[str], rows:list[list]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
     return "\n".join(lines)
-
-def cpu_model() -> str:
-    "The CPU's model name as `lscpu` reports it (every benchmark names the CPU its figures come from)."
-    out = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
-    return next((l.split(":", 1)[1].strip() for l in out.splitlines() if l.startswith("Model name")),
-                platform.processor())
 
 def monai_segresnetvae(shape, init_filters:int):
     "MONAI's SegResNetVAE in the configuration closest to the paper's network (latent 128, estimated std)."

@@ -13,7 +13,7 @@ Targets (issue 8): each seed within 10 minutes, Dice WT >= 0.85, TC >= 0.75, ET 
 from __future__ import annotations
 import argparse, json, os, platform, subprocess, sys, time
 from pathlib import Path
-from _common import OUT, markdown_table, cpu_model
+from _common import OUT, markdown_table, cpu_name
 
 REGIONS = ("WT", "TC", "ET")
 TARGET_DICE = dict(WT=0.85, TC=0.75, ET=0.70)
@@ -26,7 +26,7 @@ def cpu_description(env: dict) -> str:
     bf16 = "avx512_bf16" in subprocess.run(["lscpu"], capture_output=True, text=True).stdout
     cap = subprocess.run([sys.executable, "-c", "import torch; print(torch.backends.cpu.get_cpu_capability())"],
                          capture_output=True, text=True, env=env).stdout.strip()
-    return f"{cpu_model()}, {os.cpu_count()} cores, {'with' if bf16 else 'without'} avx512_bf16, torch kernels {cap}"
+    return f"{cpu_name()}, {os.cpu_count()} cores, {'with' if bf16 else 'without'} avx512_bf16, torch kernels {cap}"
 
 
 def run_seed(seed: int, root: Path, env: dict) -> dict:

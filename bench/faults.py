@@ -21,7 +21,7 @@ Results: bench/out/faults.json and bench/out/faults.md.
 from __future__ import annotations
 import argparse, json, os, platform, random, re, shutil, signal, subprocess, sys, tempfile, time
 from pathlib import Path
-from _common import OUT, markdown_table
+from _common import OUT, markdown_table, cpu_name
 
 ROOT = Path(__file__).resolve().parent.parent   # the brats_repro imported by the training processes (--src)
 CHILD = """
@@ -54,11 +54,6 @@ def last_error(out:Path) -> str:
     "The last line the training processes of `out` wrote to stderr."
     lines = (out.parent / f"{out.name}.log").read_text().strip().splitlines()
     return lines[-1] if lines else "(nothing)"
-
-def cpu_name() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"): return line.split(":", 1)[1].strip()
-    return platform.processor() or platform.machine()
 
 def temps(out:Path) -> list[str]:
     "The temporary checkpoint files in `out` now."

@@ -16,7 +16,7 @@ What it does:
 from __future__ import annotations
 import argparse, json, os, platform, shutil, subprocess, sys, tempfile, time
 from pathlib import Path
-from _common import cpu_model, monai_segresnetvae, monai_loss
+from _common import cpu_name, monai_segresnetvae, monai_loss
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "nbs" / "gpu_results"
@@ -31,7 +31,7 @@ STEP_CONFIGS = {  # name: (autocast dtype name or None, activation checkpointing
 def hardware() -> dict:
     "GPU model(s), driver, torch, CUDA and cuDNN versions, and the CPU: recorded beside every figure."
     import torch
-    hw = dict(torch=torch.__version__, cpu=cpu_model(), cpu_cores=os.cpu_count(), cuda=torch.version.cuda, cudnn=None, gpus=[], driver=None)
+    hw = dict(torch=torch.__version__, cpu=cpu_name(), cpu_cores=os.cpu_count(), cuda=torch.version.cuda, cudnn=None, gpus=[], driver=None)
     if torch.cuda.is_available():
         hw["cudnn"] = torch.backends.cudnn.version()
         hw["gpus"] = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
