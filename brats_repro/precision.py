@@ -57,7 +57,7 @@ def cpu_bf16_check() -> tuple[bool, str]:
     return speedup >= BF16_MIN_SPEEDUP, (f"CPU capability {cap}, bf16 conv3d step {speedup:.2f}x the speed of "
                                          f"float32 (needs {BF16_MIN_SPEEDUP}x): {verdict}")
 
-# %% ../nbs/22_precision.ipynb #b49ab3b6
+# %% ../nbs/22_precision.ipynb #77ee0bc6
 def cpu_name() -> str:
     "The CPU's model name (`/proc/cpuinfo`, as `lscpu` shows it), else what `platform` knows."
     try:
