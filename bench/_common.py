@@ -3,7 +3,7 @@ markdown table printer. Run the benchmarks from the repository root (`python ben
 from __future__ import annotations
 import json, platform, subprocess, sys
 from pathlib import Path
-from brats_repro.precision import cpu_name   # the one reader of the CPU model name
+from brats_repro.brats import cpu_name   # the one reader of the CPU model name
 
 OUT = Path(__file__).resolve().parent / "out"   # results (git-ignored)
 

@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_brats.ipynb #8c48ab60
 from __future__ import annotations
-import errno, os, re, tempfile
+import errno, os, platform, re, tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +15,7 @@ import numpy as np
 __all__ = ['MODALITIES', 'ALIASES', 'REGIONS', 'LABEL_NAMES', 'RESECTION_CAVITY', 'NAMINGS', 'REGION_RULES', 'BratsError',
            'first_line', 'parse_shape', 'brats_labels', 'Naming', 'msd_naming', 'parse_filename', 'labels_to_regions',
            'nest_regions', 'regions_to_labels', 'check_labels', 'atomic_output', 'atomic_write_bytes',
-           'os_error_reason', 'writing', 'check_output_file', 'stale_temps', 'remove_stale_temps']
+           'os_error_reason', 'writing', 'check_output_file', 'stale_temps', 'remove_stale_temps', 'cpu_name']
 
 # %% ../nbs/00_brats.ipynb #7ef64877
 class BratsError(Exception):
@@ -288,3 +288,12 @@ def remove_stale_temps(path, # a target of `atomic_output`
     gone = stale_temps(path, suffix, before)
     for p in gone: p.unlink(missing_ok=True)
     return gone
+
+# %% ../nbs/00_brats.ipynb #2390a76d
+def cpu_name() -> str:
+    "The CPU's model name (`/proc/cpuinfo`, as `lscpu` shows it), else what `platform` knows."
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"): return line.split(":", 1)[1].strip()
+    except OSError: pass
+    return platform.processor() or platform.machine()

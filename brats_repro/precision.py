@@ -4,8 +4,7 @@
 
 # %% ../nbs/22_precision.ipynb #6a91d321
 from __future__ import annotations
-import functools, platform, time
-from pathlib import Path
+import functools, time
 from contextlib import nullcontext
 from typing import NamedTuple
 import torch
@@ -13,7 +12,7 @@ from torch import nn
 from .brats import BratsError
 
 # %% auto #0
-__all__ = ['BF16_MIN_SPEEDUP', 'autocast', 'conv_step_seconds', 'cpu_bf16_check', 'cpu_name', 'Precision', 'choose_precision']
+__all__ = ['BF16_MIN_SPEEDUP', 'autocast', 'conv_step_seconds', 'cpu_bf16_check', 'Precision', 'choose_precision']
 
 # %% ../nbs/22_precision.ipynb #ef460966
 def autocast(device_type:str, # 'cpu' or 'cuda'
@@ -56,15 +55,6 @@ def cpu_bf16_check() -> tuple[bool, str]:
     verdict = "bf16 autocast" if speedup >= BF16_MIN_SPEEDUP else "float32"
     return speedup >= BF16_MIN_SPEEDUP, (f"CPU capability {cap}, bf16 conv3d step {speedup:.2f}x the speed of "
                                          f"float32 (needs {BF16_MIN_SPEEDUP}x): {verdict}")
-
-# %% ../nbs/22_precision.ipynb #77ee0bc6
-def cpu_name() -> str:
-    "The CPU's model name (`/proc/cpuinfo`, as `lscpu` shows it), else what `platform` knows."
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"): return line.split(":", 1)[1].strip()
-    except OSError: pass
-    return platform.processor() or platform.machine()
 
 # %% ../nbs/22_precision.ipynb #4a25ae95
 class Precision(NamedTuple):
