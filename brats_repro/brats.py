@@ -289,7 +289,7 @@ def remove_stale_temps(path, # a target of `atomic_output`
     for p in gone: p.unlink(missing_ok=True)
     return gone
 
-# %% ../nbs/00_brats.ipynb #2390a76d
+# %% ../nbs/00_brats.ipynb #7f7e144a
 def cpu_name() -> str:
     "The CPU's model name (`/proc/cpuinfo`, as `lscpu` shows it), else what `platform` knows."
     try:
