@@ -1,7 +1,7 @@
 """What the benchmarks share: memory figures from /proc, a subprocess runner for clean per-run measurements, and a
 markdown table printer. Run the benchmarks from the repository root (`python bench/<name>.py`)."""
 from __future__ import annotations
-import json, platform, subprocess, sys
+import json, subprocess, sys
 from pathlib import Path
 from brats_repro.brats import cpu_name   # the one reader of the CPU model name
 
@@ -40,7 +40,6 @@ def monai_segresnetvae(shape, init_filters:int):
 def monai_loss(out, image, target):
     "Dice on sigmoid(logits) + 0.1 · SegResNetVAE's own VAE loss (its forward returns (logits, vae_loss))."
     import torch
+    from brats_repro.losses import soft_dice_loss
     logits, vae_loss = out
-    seg, dims = torch.sigmoid(logits.float()), tuple(range(2, logits.ndim))
-    dice = (1 - 2 * (seg * target).sum(dims) / (seg.square().sum(dims) + target.square().sum(dims) + 1e-8)).sum(1)
-    return dice.mean() + 0.1 * vae_loss
+    return soft_dice_loss(torch.sigmoid(logits.float()), target) + 0.1 * vae_loss

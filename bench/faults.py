@@ -19,7 +19,7 @@ Results: bench/out/faults.json and bench/out/faults.md.
     python bench/faults.py --runs 20 --kills 5 --epochs 6
 """
 from __future__ import annotations
-import argparse, json, os, platform, random, re, shutil, signal, subprocess, sys, tempfile, time
+import argparse, json, os, random, re, shutil, signal, subprocess, sys, tempfile, time
 from pathlib import Path
 from _common import OUT, markdown_table, cpu_name
 

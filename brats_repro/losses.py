@@ -108,7 +108,8 @@ class NvNetLoss:
         self.over_batch = over_batch
 
     def __repr__(self):
-        extra = (f", w_bce={self.w_bce}" if self.w_bce else "") + (f", over_batch={self.over_batch}" if torch.as_tensor(self.over_batch).any() else "")
+        pooled = torch.as_tensor(self.over_batch).any()
+        extra = (f", w_bce={self.w_bce}" if self.w_bce else "") + (f", over_batch={self.over_batch}" if pooled else "")
         return f"NvNetLoss(w_l2={self.w_l2}, w_kl={self.w_kl}, eps={self.eps}, smooth_nr={self.smooth_nr}{extra})"
 
     def _vae_terms(self, out:NvNetOutput, image:torch.Tensor, zero:torch.Tensor) -> tuple:
