@@ -10,6 +10,7 @@ import numpy as np
 from .brats import BratsError, MODALITIES, REGIONS, labels_to_regions
 from .data import find_cases, load_case, zscore_brain
 from .metrics import dice_score, evaluate_case
+from .infer import drop_small_cores
 
 # %% auto #0
 __all__ = ['GRID', 'Rule', 'zscored', 'Thresholds', 'fit_thresholds', 'apply_thresholds', 'baseline_rows', 'baseline_scores']
@@ -140,11 +141,13 @@ def _dice_only(pred, seg, et_label:int) -> dict:
 def baseline_rows(th:Thresholds, # fitted rules
                   cases, # cases with `.image`, `.seg`, `.et_label` (and `.subject_id`, if any)
                   hd95:bool=False, # also HD95 (`metrics.evaluate_case`); slower
+                  min_voxels:dict|None=None, # post-process as the network's predictions (`infer.drop_small_cores`)
                  ) -> list[dict]:
     "Dice (and HD95) of the rules on each case."
     rows = []
     for i, c in enumerate(cases):
         pred = apply_thresholds(th, c.image, c.et_label)
+        if min_voxels: pred = drop_small_cores(pred, min_voxels, c.et_label)
         score = evaluate_case(pred, c.seg, et_label=c.et_label) if hd95 else _dice_only(pred, c.seg, c.et_label)
         rows.append(dict(subject=getattr(c, "subject_id", str(i))) | score)
     return rows
@@ -152,8 +155,9 @@ def baseline_rows(th:Thresholds, # fitted rules
 def baseline_scores(train_dir, # BraTS folder of training cases (with segmentations)
                     test_dir, # BraTS folder of held-out cases (with segmentations)
                     max_voxels:int=20_000, # non-tumour voxels sampled per training case
+                    min_voxels:dict|None=None, # post-process as the network's predictions (`infer.drop_small_cores`)
                    ) -> dict:
     "Held-out mean Dice per region of thresholds fitted on `train_dir`: `baseline_dice_WT`, `_TC`, `_ET`."
     th = fit_thresholds(_load_all(train_dir), max_voxels)
-    rows = baseline_rows(th, _load_all(test_dir))
+    rows = baseline_rows(th, _load_all(test_dir), min_voxels=min_voxels)
     return {f"baseline_dice_{r}": round(float(np.mean([row[f"dice_{r}"] for row in rows])), 4) for r in REGIONS}

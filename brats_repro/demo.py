@@ -15,7 +15,7 @@ from .data import find_cases, load_case
 from .metrics import evaluate_folder, write_metrics_csv, format_table, summarise, METRIC_COLUMNS
 from .config import TrainConfig
 from .train import train
-from .infer import predict_folder
+from .infer import predict_folder, min_core_voxels
 from .precision import choose_precision
 from .distributed import resolve_device, dist_env
 from .baseline import baseline_scores
@@ -126,6 +126,7 @@ def run_demo(out_dir="demo_out", # the run's outputs: run/, pred/, metrics.csv, 
              data:DemoData|None=None, # what to synthesise (default: `DemoData(seed=seed)`)
              config:TrainConfig|None=None, # training settings (default: the `'demo'` preset with `seed`)
              tta:bool=True, # average the 8 mirror flips at prediction, as the paper does
+             drop_small:bool=True, # `infer.drop_small_cores` on the network's and the baseline's predictions
              progress:bool=True, # progress bars and per-epoch lines
             ) -> dict:
     "Synthesise, pack, train, predict and evaluate, and score the intensity baseline; write the results to `out_dir`."
@@ -139,15 +140,16 @@ def run_demo(out_dir="demo_out", # the run's outputs: run/, pred/, metrics.csv, 
     train_dir, test_dir, h5 = make_demo_data(data_dir, data, progress=progress)
     history = train(h5, out / "run", config, progress=progress)
     ckpt = out / "run" / "last.pt"   # the final model, as in the paper (best.pt, chosen on few cases, stays in run/)
-    predict_folder(ckpt, test_dir, out / "pred", tta=tta, progress=progress)
+    min_voxels = min_core_voxels(load_case(c).seg for c in find_cases(train_dir)) if drop_small else None
+    predict_folder(ckpt, test_dir, out / "pred", tta=tta, progress=progress, min_voxels=min_voxels)
     rows = evaluate_folder(out / "pred", test_dir, progress=progress)
     write_metrics_csv(rows, out / "metrics.csv")
     print(format_table(rows))
     if (out / "run" / "curves.png").is_file(): shutil.copy(out / "run" / "curves.png", out / "curves.png")
     draw_predictions(test_dir, out / "pred", out)
-    summary = summary_of(rows) | baseline_scores(train_dir, test_dir) | dict(
+    summary = summary_of(rows) | baseline_scores(train_dir, test_dir, min_voxels=min_voxels) | dict(
         n_test=len(rows), seed=seed, steps=sum(r.get("steps", 0) for r in history), precision=precision.why,
-        checkpoint=str(ckpt), wall_s=round(time.time() - t0, 1))
+        min_core_voxels=min_voxels, checkpoint=str(ckpt), wall_s=round(time.time() - t0, 1))
     print(_network_vs_baseline(summary))
     atomic_write_bytes(json.dumps(summary, indent=1).encode(), out / "summary.json")
     return summary

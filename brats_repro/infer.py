@@ -11,7 +11,8 @@ import nibabel as nib
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from .brats import BratsError, MODALITIES, atomic_output, first_line, regions_to_labels
+from .brats import (BratsError, MODALITIES, REGIONS, atomic_output, first_line, labels_to_regions,
+                               regions_to_labels)
 from .data import Case, find_cases, uncrop
 from .h5 import prepare_case
 from .precision import choose_precision, autocast
@@ -19,7 +20,7 @@ from .checkpoint import load_model
 
 # %% auto #0
 __all__ = ['pad_to_multiple', 'crop_to_shape', 'window_starts', 'window_weight', 'flip_combinations', 'predict_image',
-           'predict_case', 'write_labels', 'predict_folder']
+           'min_core_voxels', 'drop_small_cores', 'predict_case', 'write_labels', 'predict_folder']
 
 # %% ../nbs/24_infer.ipynb #af030ab3
 def pad_to_multiple(x:torch.Tensor, # a tensor whose last 3 axes are spatial
@@ -61,9 +62,12 @@ def window_weight(window, # the window's 3 sides
     return (w / w.max()).clamp_min(1e-3)
 
 # %% ../nbs/24_infer.ipynb #041e3564
-def _forward_windows(model, x, window=None, overlap=0.5, weighting="gaussian", batch_size=1) -> torch.Tensor:
-    "Probabilities for one padded volume `x` [1,C,D,H,W]: the whole volume at once, or blended windows."
-    if window is None: return model(x).seg.float().cpu()
+def _flip(x:torch.Tensor, dims:tuple) -> torch.Tensor:
+    "`x` mirrored along the axes `dims` (none: `x` itself)."
+    return x.flip(dims) if dims else x
+
+def _forward_windows(model, x, window, overlap=0.5, weighting="gaussian", batch_size=1) -> torch.Tensor:
+    "Probabilities for one padded volume `x` [1,C,D,H,W] from blended windows, `batch_size` windows per pass."
     size = x.shape[2:]
     win = [min(w, s) for w, s in zip(window, size)]
     weight = window_weight(win, weighting)
@@ -79,6 +83,15 @@ def _forward_windows(model, x, window=None, overlap=0.5, weighting="gaussian", b
             acc[0, :, a:a + win[0], b:b + win[1], c:c + win[2]] += p * weight
             norm[a:a + win[0], b:b + win[1], c:c + win[2]] += weight
     return acc / norm
+
+def _forward_flips(model, x, flips, batch_size=2) -> torch.Tensor:
+    "Summed probabilities of the mirror images `flips` of one padded volume `x` [1,C,D,H,W], each flipped back."
+    acc = 0
+    for i in range(0, len(flips), batch_size):
+        chunk = flips[i:i + batch_size]
+        pb = model(torch.cat([_flip(x, dims) for dims in chunk])).seg.float().cpu()
+        acc = acc + sum(_flip(p[None], dims) for p, dims in zip(pb, chunk))
+    return acc
 
 # %% ../nbs/24_infer.ipynb #6ba2bd7a
 def flip_combinations(dims=(2, 3, 4), # the spatial axes
@@ -105,7 +118,7 @@ def predict_image(model:nn.Module, # a network returning `NvNetOutput` (NvNet)
                   window=None, # sliding-window size (3 multiples of 8), None for the whole volume
                   overlap:float=0.5, # share of a window its neighbour covers too
                   weighting:str="gaussian", # blending of windows: 'gaussian' or 'uniform'
-                  batch_size:int=1, # windows per forward pass
+                  batch_size:int=2, # windows, or mirror images of the whole volume, per forward pass
                   amp:str|torch.dtype|None=None, # autocast: 'auto', 'bf16', 'fp16', a dtype, or None (float32)
                   multiple:int=8, # pad each side to a multiple of this
                  ):
@@ -122,14 +135,42 @@ def predict_image(model:nn.Module, # a network returning `NvNetOutput` (NvNet)
     try:
         with torch.inference_mode(), autocast(device.type, dtype):
             flips = flip_combinations() if tta else [()]
-            acc = 0
-            for dims in flips:
-                p = _forward_windows(model, xp.flip(dims) if dims else xp, window, overlap, weighting, batch_size)
-                acc = acc + (p.flip(dims) if dims else p)
+            if window is None: acc = _forward_flips(model, xp, flips, batch_size)
+            else: acc = sum(_flip(_forward_windows(model, _flip(xp, dims), window, overlap, weighting, batch_size), dims)
+                            for dims in flips)
             probs = crop_to_shape(acc / len(flips), shape)[0].float()
     finally:
         model.train(was_training)
     return probs.numpy() if is_np else probs
+
+# %% ../nbs/24_infer.ipynb #8a0c8e2a
+def min_core_voxels(segs, # training label maps (any iterable of arrays)
+                    et_label:int=4, # the label of enhancing tumour (3 from BraTS 2023)
+                    fraction:float=0.5, # share of the smallest non-empty volume
+                   ) -> dict:
+    "`{'TC': n, 'ET': m}`: `fraction` of the smallest non-empty core and enhancing tumour among `segs`, in voxels."
+    if not 0 < fraction <= 1: raise BratsError(f"min_core_voxels: fraction {fraction} is not in (0, 1]")
+    sizes = {"TC": [], "ET": []}
+    for seg in segs:
+        regions = labels_to_regions(np.asarray(seg), et_label)
+        for r in sizes:
+            n = int(regions[REGIONS.index(r)].sum())
+            if n: sizes[r].append(n)
+    missing = [r for r in sizes if not sizes[r]]
+    if missing: raise BratsError(f"min_core_voxels: no training label map has {' or '.join(missing)}")
+    return {r: int(fraction * min(v)) for r, v in sizes.items()}
+
+def drop_small_cores(labels:np.ndarray, # a predicted label map
+                     min_voxels:dict, # `{'TC': n, 'ET': m}` (`min_core_voxels`)
+                     et_label:int=4, # the label of enhancing tumour (3 from BraTS 2023)
+                    ) -> np.ndarray:
+    "`labels` with an enhancing tumour under `min_voxels['ET']` made necrosis, then a core under `['TC']` oedema."
+    out = labels.copy()
+    et = out == et_label
+    if et.sum() < min_voxels["ET"]: out[et] = 1
+    core = (out == 1) | (out == et_label)
+    if core.sum() < min_voxels["TC"]: out[core] = 2
+    return out
 
 # %% ../nbs/24_infer.ipynb #7e79ad5e
 def _as_list(models) -> list:
@@ -142,6 +183,7 @@ def predict_case(model, # the network (see `predict_image`), or a list of networ
                  window=None, # sliding-window size, None for the whole volume
                  overlap:float=0.5, # share of a window its neighbour covers too
                  rule:str="precedence", # region→label rule of `brats.regions_to_labels`: 'precedence' or 'nested'
+                 min_voxels:dict|None=None, # `drop_small_cores`'s thresholds; None: no post-processing (the paper)
                  **kwargs, # more `predict_image` arguments
                 ):
     "`(labels uint8 in the original grid and the source's label convention, affine, header)` for one case."
@@ -151,6 +193,7 @@ def predict_case(model, # the network (see `predict_image`), or a list of networ
     probs = sum(predict_image(m, r["image"], tta=tta, window=window, overlap=overlap, **kwargs) for m in models)
     regions = probs / len(models)
     labels = regions_to_labels(regions, et_label=int(meta["et_label"]), rule=rule)
+    if min_voxels: labels = drop_small_cores(labels, min_voxels, int(meta["et_label"]))
     labels = case.fmt.to_source(uncrop(labels, meta["crop_box"], meta["orig_shape"]).astype(np.uint8))
     header = nib.load(str(case.images[MODALITIES[0]])).header   # reads the header only
     return labels, meta["affine"], header
@@ -221,6 +264,7 @@ def predict_folder(ckpt, # a checkpoint file written by `train`, a model, or a l
                    amp:str|None=None, # autocast: 'auto', 'bf16', 'fp16' or None (float32)
                    device=None, # 'cpu', 'cuda' ...; default CUDA when available
                    rule:str="precedence", # region→label rule: 'precedence' or 'nested'
+                   min_voxels:dict|None=None, # `drop_small_cores`'s thresholds; None: no post-processing (the paper)
                   ) -> list[Path]:
     "Predict every case under `data_dir` with the checkpoint(s) `ckpt` (averaged); write `out_dir/<subject_id>.nii.gz`."
     out_dir = Path(out_dir)
@@ -235,6 +279,7 @@ def predict_folder(ckpt, # a checkpoint file written by `train`, a model, or a l
     from tqdm.auto import tqdm
     for case in tqdm(cases, desc="predict", unit="case", disable=not progress):
         try: written.append(_predict_one(models, case, out_dir, tta=tta, window=window, overlap=overlap,
-                                         weighting=weighting, amp=amp, rule=rule))
+                                         weighting=weighting, amp=amp, rule=rule,
+                                         min_voxels=min_voxels))
         except BratsError as e: raise BratsError(f"{e} [{_progress_note(written, cases, out_dir)}]") from e
     return written
