@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 import numpy as np
 from .brats import BratsError, MODALITIES, REGIONS, labels_to_regions
-from .data import find_cases, load_case, zscore_brain
+from .data import find_cases, load_case
+from .h5 import zscore_brain
 from .metrics import dice_score, evaluate_case
 from .infer import drop_small_cores
 
@@ -34,7 +35,7 @@ class Rule:
 
 def zscored(image:np.ndarray, # raw image [4, X, Y, Z], background exactly 0
            ) -> tuple[np.ndarray, np.ndarray]:
-    "`(z, brain)`: the image z-scored per channel over the brain (`data.zscore_brain`) and the brain mask."
+    "`(z, brain)`: the image z-scored per channel over the brain (`h5.zscore_brain`) and the brain mask."
     image = np.asarray(image)
     if image.ndim != 4 or image.shape[0] != len(MODALITIES):
         raise BratsError(f"baseline: expected an image [4, X, Y, Z], got shape {image.shape}")

@@ -21,9 +21,9 @@ from .model import NvNet
 
 # %% auto #0
 __all__ = ['CKPT_FORMAT', 'RUN_FILES', 'LOCK_FILE', 'rng_state', 'set_rng_state', 'atomic_torch_save', 'unwrap',
-           'make_checkpoint', 'read_checkpoint', 'load_model', 'write_history', 'plot_history', 'lock_run_folder',
-           'unlock_run_folder', 'claim_run_folder', 'best_epoch', 'saved_epoch', 'reconcile_run_folder',
-           'resume_config']
+           'make_checkpoint', 'read_checkpoint', 'load_model', 'write_history', 'write_config', 'plot_history',
+           'lock_run_folder', 'unlock_run_folder', 'claim_run_folder', 'best_epoch', 'saved_epoch',
+           'reconcile_run_folder', 'resume_config']
 
 # %% ../nbs/23_checkpoint.ipynb #f29bc822
 def rng_state() -> dict:
@@ -145,6 +145,13 @@ def write_history(history:list[dict], # one dict per epoch
     w = csv.DictWriter(buf, fieldnames=cols, lineterminator="\n")
     w.writeheader(); w.writerows(history)
     atomic_write_bytes(buf.getvalue().encode(), out_dir / "metrics.csv")
+
+def write_config(cfg:TrainConfig, # the run's settings
+                 out_dir, # the run folder
+                ) -> None:
+    "Write `config.json` (the settings as JSON) atomically; `BratsError` naming the file if it cannot be written."
+    path = Path(out_dir) / "config.json"
+    with writing(path): atomic_write_bytes(json.dumps(asdict(cfg), indent=1).encode(), path)
 
 def plot_history(history:list[dict], # one dict per epoch
                  path=None, # write the figure here as PNG

@@ -13,8 +13,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from .brats import (BratsError, MODALITIES, REGIONS, atomic_output, first_line, labels_to_regions,
                                regions_to_labels)
-from .data import Case, find_cases, uncrop
-from .h5 import prepare_case
+from .data import Case, find_cases
+from .h5 import prepare_case, uncrop
 from .precision import choose_precision, autocast
 from .checkpoint import load_model
 

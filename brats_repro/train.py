@@ -4,7 +4,7 @@
 
 # %% ../nbs/26_train.ipynb #311ca8b8
 from __future__ import annotations
-import json, random, time, warnings
+import random, time, warnings
 from dataclasses import dataclass, asdict, field
 from pathlib import Path
 from typing import Callable, Sequence
@@ -15,8 +15,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
-from .brats import (BratsError, REGIONS, atomic_write_bytes, labels_to_regions, regions_to_labels, writing,
-                               os_error_reason)
+from .brats import BratsError, REGIONS, labels_to_regions, regions_to_labels, os_error_reason
 from .h5 import PackedFile
 from .loader import H5CropDataset, make_loader, random_stream
 from .model import NvNet
@@ -25,8 +24,8 @@ from .metrics import region_dice
 from .config import TrainConfig
 from .precision import Precision, choose_precision, autocast
 from .checkpoint import (rng_state, set_rng_state, atomic_torch_save, make_checkpoint, read_checkpoint,
-                                    unwrap, write_history, plot_history, claim_run_folder, unlock_run_folder,
-                                    reconcile_run_folder, resume_config)
+                                    unwrap, write_config, write_history, plot_history, claim_run_folder,
+                                    unlock_run_folder, reconcile_run_folder, resume_config)
 from .distributed import (DistInfo, dist_env, setup_distributed, teardown_distributed, resolve_device,
                                      any_process)
 from .infer import predict_image
@@ -100,19 +99,16 @@ def validate(model:nn.Module, # the network (a DDP wrapper is unwrapped)
              amp_dtype:torch.dtype|None=None, # autocast dtype for the forward pass, None for float32
             ) -> dict:
     "Mean soft-Dice loss and Dice per region (and their mean) of the masks `predict` would write for `subjects`."
-    model = unwrap(model)
-    losses, dices = [], {r: [] for r in REGIONS}
+    model, scores = unwrap(model), {k: [] for k in ["val_loss"] + [f"val_dice_{r}" for r in REGIONS]}
     for sid in subjects:
         image, label = packed.arrays(sid)
         et = int(packed.meta(sid).get("et_label", 4))
         probs = predict_image(model, np.asarray(image), amp=amp_dtype)
         truth = labels_to_regions(np.asarray(label), et)
-        masks = labels_to_regions(regions_to_labels(probs, et), et)
-        losses.append(float(soft_dice_loss(torch.from_numpy(probs)[None], torch.from_numpy(truth).float()[None])))
-        d = region_dice(masks, truth)
-        for r in REGIONS: dices[r].append(float(d[r]))
-    row = dict(val_loss=float(np.mean(losses)))
-    row |= {f"val_dice_{r}": float(np.mean(v)) for r, v in dices.items()}
+        dice = region_dice(labels_to_regions(regions_to_labels(probs, et), et), truth)
+        loss = soft_dice_loss(torch.from_numpy(probs)[None], torch.from_numpy(truth).float()[None])
+        for k, v in zip(scores, [loss] + [dice[r] for r in REGIONS]): scores[k].append(float(v))
+    row = {k: float(np.mean(v)) for k, v in scores.items()}
     row["val_dice_mean"] = float(np.mean([row[f"val_dice_{r}"] for r in REGIONS]))
     return row
 
@@ -200,17 +196,14 @@ def _setup(packed, out_dir, cfg:TrainConfig, ckpt, info:DistInfo, progress:bool,
     loader, val_ids = _make_loader(cfg, packed, info, device)
     model, optimizer, scheduler, scaler = _make_model(cfg, device, precision)
     loss_fn = loss_fn or NvNetLoss(cfg.w_l2, cfg.w_kl, eps=max(1e-8, cfg.dice_smooth), smooth_nr=cfg.dice_smooth,
-                                   w_bce=cfg.w_bce,
-                                   over_batch=tuple(r in cfg.dice_over_batch for r in REGIONS))
+                                   w_bce=cfg.w_bce, over_batch=tuple(r in cfg.dice_over_batch for r in REGIONS))
     run = _Run(cfg, info, device, precision, packed, val_ids, loader, model, optimizer, scheduler, scaler, loss_fn,
                out_dir, progress and info.is_main, t_start)
     torch.manual_seed(cfg.seed + info.rank)   # different dropout / VAE noise per process
     if ckpt is not None: _restore(run, ckpt)
     if info.enabled:
         run.model = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
-    if info.is_main:
-        with writing(out_dir / "config.json"): atomic_write_bytes(json.dumps(asdict(cfg), indent=1).encode(),
-                                                                  out_dir / "config.json")
+    if info.is_main: write_config(cfg, out_dir)
     if run.show: tqdm.write(precision.why)
     return run
 
