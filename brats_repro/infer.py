@@ -136,8 +136,9 @@ def predict_image(model:nn.Module, # a network returning `NvNetOutput` (NvNet)
         with torch.inference_mode(), autocast(device.type, dtype):
             flips = flip_combinations() if tta else [()]
             if window is None: acc = _forward_flips(model, xp, flips, batch_size)
-            else: acc = sum(_flip(_forward_windows(model, _flip(xp, dims), window, overlap, weighting, batch_size), dims)
-                            for dims in flips)
+            else:
+                tiled = lambda dims: _forward_windows(model, _flip(xp, dims), window, overlap, weighting, batch_size)
+                acc = sum(_flip(tiled(dims), dims) for dims in flips)
             probs = crop_to_shape(acc / len(flips), shape)[0].float()
     finally:
         model.train(was_training)
