@@ -36,9 +36,14 @@ def lab_settings(folder: Path) -> Path:
 
 
 def start_lab(root_dir: Path, settings: Path, port: int, log) -> subprocess.Popen:
+    "JupyterLab on `root_dir` with the test's settings and its own empty workspaces folder."
+    # no tabs restored from an earlier session: a stale ~/.jupyter workspace once reopened four notebooks in the
+    # test's browser, and Run All went to one of them instead of the notebook under test
     env = dict(os.environ, JUPYTERLAB_SETTINGS_DIR=str(settings), MPLBACKEND="module://matplotlib_inline.backend_inline")
     cmd = [sys.executable, "-m", "jupyter", "lab", "--no-browser", f"--port={port}", "--ServerApp.ip=127.0.0.1",
-           f"--IdentityProvider.token={TOKEN}", f"--ServerApp.root_dir={root_dir}", "--LabApp.news_url=None", "--LabApp.expose_app_in_browser=True", "--allow-root"]
+           f"--IdentityProvider.token={TOKEN}", f"--ServerApp.root_dir={root_dir}", "--LabApp.news_url=None",
+           f"--LabApp.workspaces_dir={settings.parent / 'workspaces'}", "--LabApp.expose_app_in_browser=True",
+           "--allow-root"]
     proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     deadline = time.time() + 90
     while time.time() < deadline:
@@ -74,7 +79,7 @@ def wait_kernel_idle(page):
 
 def run_all(page, base: str, name: str) -> float:
     "Open `name`, Run All from the Run menu, wait until no cell is queued or running; seconds taken."
-    page.goto(f"{base}/lab/tree/{name}.ipynb?token={TOKEN}")
+    page.goto(f"{base}/lab/tree/{name}.ipynb?token={TOKEN}&reset")   # reset: only this notebook, no restored tabs
     page.wait_for_selector(f"{VISIBLE} .jp-CodeCell", timeout=60_000)
     wait_kernel_idle(page)
     t0 = time.time()
