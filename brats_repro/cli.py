@@ -92,12 +92,11 @@ def predict_inputs(a:argparse.Namespace, # the parsed `predict` command line
 def cmd_predict(a:argparse.Namespace, # the parsed command line
                ):
     "`brats_repro predict`: one checkpoint, or several averaged (the paper's ensemble)."
-    from brats_repro.infer import predict_folder, min_core_voxels
-    from brats_repro.data import find_cases, load_case
+    from brats_repro.infer import predict_folder, min_core_voxels_in
     ckpts, data_dir, out_dir = predict_inputs(a)
     min_voxels = None
     if a.drop_small_cores:
-        min_voxels = min_core_voxels(load_case(c).seg for c in find_cases(a.drop_small_cores, require_seg=True))
+        min_voxels = min_core_voxels_in(a.drop_small_cores)
         print(f"post-processing: a core under {min_voxels['TC']} voxels becomes oedema, an enhancing tumour under "
               f"{min_voxels['ET']} necrosis (half the smallest in {a.drop_small_cores})")
     paths = predict_folder(ckpts, data_dir, out_dir, tta=a.tta, window=a.window, rule=a.rule, device=a.device,

@@ -15,7 +15,7 @@ from .brats import (BratsError, MODALITIES, NAMINGS, Naming, parse_filename, che
 
 # %% auto #0
 __all__ = ['Case', 'read_msd_naming', 'scan_cases', 'find_cases', 'fetch_training_data_files', 'read_nifti', 'blank_problem',
-           'load_arrays', 'LoadedCase', 'load_case']
+           'load_arrays', 'LoadedCase', 'load_case', 'load_seg']
 
 # %% ../nbs/04_data.ipynb #3f8921ae
 @dataclass
@@ -309,3 +309,9 @@ def load_case(case:Case, # the case to read
     image = np.empty((len(arrays),) + arrays[0].shape, dtype)
     for i, a in enumerate(arrays): image[i] = a
     return LoadedCase(image, seg, affine, header, case.subject_id, case.naming, case.fmt)
+
+def load_seg(case:Case, # a case with a segmentation file
+            ) -> np.ndarray:
+    "The segmentation of `case` alone (uint8, the package's labels), checked as `load_case` checks it."
+    if case.seg is None: raise BratsError(f"{case.subject_id}: no segmentation file")
+    return _seg_uint8(read_nifti(case.seg, case.subject_id)[0], case.fmt, f"{case.subject_id}: {case.seg.name}")

@@ -15,7 +15,7 @@ from .data import find_cases, load_case
 from .metrics import evaluate_folder, write_metrics_csv, format_table, summarise, METRIC_COLUMNS
 from .config import TrainConfig
 from .train import train
-from .infer import predict_folder, min_core_voxels
+from .infer import predict_folder, min_core_voxels_in
 from .precision import choose_precision
 from .distributed import resolve_device, dist_env
 from .baseline import baseline_scores
@@ -140,7 +140,7 @@ def run_demo(out_dir="demo_out", # the run's outputs: run/, pred/, metrics.csv, 
     train_dir, test_dir, h5 = make_demo_data(data_dir, data, progress=progress)
     history = train(h5, out / "run", config, progress=progress)
     ckpt = out / "run" / "last.pt"   # the final model, as in the paper (best.pt, chosen on few cases, stays in run/)
-    min_voxels = min_core_voxels(load_case(c).seg for c in find_cases(train_dir)) if drop_small else None
+    min_voxels = min_core_voxels_in(train_dir) if drop_small else None
     predict_folder(ckpt, test_dir, out / "pred", tta=tta, progress=progress, min_voxels=min_voxels)
     rows = evaluate_folder(out / "pred", test_dir, progress=progress)
     write_metrics_csv(rows, out / "metrics.csv")

@@ -13,14 +13,15 @@ import torch.nn as nn
 import torch.nn.functional as F
 from .brats import (BratsError, MODALITIES, REGIONS, atomic_output, first_line, labels_to_regions,
                                regions_to_labels)
-from .data import Case, find_cases
+from .data import Case, find_cases, load_seg
 from .h5 import prepare_case, uncrop
 from .precision import choose_precision, autocast
 from .checkpoint import load_model
 
 # %% auto #0
 __all__ = ['pad_to_multiple', 'crop_to_shape', 'window_starts', 'window_weight', 'flip_combinations', 'predict_image',
-           'min_core_voxels', 'drop_small_cores', 'predict_case', 'write_labels', 'predict_folder']
+           'min_core_voxels', 'min_core_voxels_in', 'drop_small_cores', 'predict_case', 'write_labels',
+           'predict_folder']
 
 # %% ../nbs/24_infer.ipynb #af030ab3
 def pad_to_multiple(x:torch.Tensor, # a tensor whose last 3 axes are spatial
@@ -160,6 +161,12 @@ def min_core_voxels(segs, # training label maps (any iterable of arrays)
     missing = [r for r in sizes if not sizes[r]]
     if missing: raise BratsError(f"min_core_voxels: no training label map has {' or '.join(missing)}")
     return {r: int(fraction * min(v)) for r, v in sizes.items()}
+
+def min_core_voxels_in(train_dir, # a BraTS or MSD folder of training cases (seg files needed)
+                       fraction:float=0.5, # share of the smallest non-empty volume
+                      ) -> dict:
+    "`min_core_voxels` of the segmentations under `train_dir` (reading the seg files only)."
+    return min_core_voxels((load_seg(c) for c in find_cases(train_dir, require_seg=True)), fraction=fraction)
 
 def drop_small_cores(labels:np.ndarray, # a predicted label map
                      min_voxels:dict, # `{'TC': n, 'ET': m}` (`min_core_voxels`)
