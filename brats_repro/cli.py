@@ -10,8 +10,9 @@ from typing import Callable
 from .brats import BratsError, first_line, parse_shape, check_output_file
 
 # %% auto #0
-__all__ = ['shape_arg', 'parse_setting', 'cmd_synth', 'cmd_pack', 'train_config_from_args', 'settle_data_settings', 'cmd_train',
-           'predict_inputs', 'cmd_predict', 'cmd_evaluate', 'cmd_demo', 'build_parser', 'main']
+__all__ = ['shape_arg', 'thresholds_arg', 'parse_setting', 'cmd_synth', 'cmd_pack', 'train_config_from_args',
+           'settle_data_settings', 'cmd_train', 'predict_inputs', 'cmd_predict', 'cmd_evaluate', 'cmd_demo',
+           'build_parser', 'main']
 
 # %% ../nbs/31_cli.ipynb #a7c5e976
 def shape_arg(min_side:int=1, # the smallest allowed side
@@ -22,6 +23,13 @@ def shape_arg(min_side:int=1, # the smallest allowed side
         try: return parse_shape(text, min_side=min_side, what=what)
         except BratsError as e: raise argparse.ArgumentTypeError(str(e)) from None
     return parse
+
+def thresholds_arg(text:str, # `WT,TC,ET`, e.g. `0.75,0.6,0.5`
+                  ) -> tuple[float, float, float]:
+    "An argparse `type` that reads region thresholds with `infer.check_thresholds`."
+    from brats_repro.infer import check_thresholds
+    try: return check_thresholds(text.split(","))
+    except BratsError as e: raise argparse.ArgumentTypeError(str(e)) from None
 
 def parse_setting(text:str, # `key=value`
                  ) -> tuple[str, str]:
@@ -92,15 +100,21 @@ def predict_inputs(a:argparse.Namespace, # the parsed `predict` command line
 def cmd_predict(a:argparse.Namespace, # the parsed command line
                ):
     "`brats_repro predict`: one checkpoint, or several averaged (the paper's ensemble)."
-    from brats_repro.infer import predict_folder, min_core_voxels_in
+    from brats_repro.infer import predict_folder, min_core_voxels_in, fit_thresholds
     ckpts, data_dir, out_dir = predict_inputs(a)
     min_voxels = None
     if a.drop_small_cores:
         min_voxels = min_core_voxels_in(a.drop_small_cores)
         print(f"post-processing: a core under {min_voxels['TC']} voxels becomes oedema, an enhancing tumour under "
               f"{min_voxels['ET']} necrosis (half the smallest in {a.drop_small_cores})")
+    amp = None if a.amp == "none" else a.amp
+    thresholds = a.thresholds or (0.5, 0.5, 0.5)
+    if a.fit_thresholds:
+        thresholds = fit_thresholds(ckpts, a.fit_thresholds, tta=a.tta, window=a.window, device=a.device, amp=amp)
+        print(f"region thresholds fitted on {a.fit_thresholds}: "
+              + ", ".join(f"{r} {t:.2f}" for r, t in zip(("WT", "TC", "ET"), thresholds)))
     paths = predict_folder(ckpts, data_dir, out_dir, tta=a.tta, window=a.window, rule=a.rule, device=a.device,
-                           amp=None if a.amp == "none" else a.amp, min_voxels=min_voxels)
+                           amp=amp, min_voxels=min_voxels, thresholds=thresholds)
     models = f"{len(ckpts)} models averaged, " if len(ckpts) > 1 else ""
     print(f"wrote {len(paths)} predictions to {out_dir} ({models}{'8-flip TTA' if a.tta else 'no TTA'}, "
           f"{a.rule} rule)")
@@ -120,7 +134,7 @@ def cmd_demo(a:argparse.Namespace, # the parsed command line
     "`brats_repro demo`."
     from brats_repro.demo import run_demo
     summary = run_demo(out_dir=a.out, data_dir=a.data_dir, minutes=a.minutes, seed=a.seed, tta=a.tta,
-                       drop_small=a.drop_small)
+                       drop_small=a.drop_small, tune_thresholds=a.tune_thresholds)
     print(json.dumps(summary, indent=1))
 
 # %% ../nbs/31_cli.ipynb #86a4f359
@@ -166,6 +180,11 @@ def _add_result_commands(sub) -> None:
     s.add_argument("--device", default=None, help="'cpu', 'cuda', 'cuda:1' (default: CUDA when available)")
     s.add_argument("--drop-small-cores", metavar="TRAIN_DIR", help="post-process (not the paper's): a core or "
                    "enhancing tumour under half the smallest in TRAIN_DIR's labels goes one label down")
+    th = s.add_mutually_exclusive_group()
+    th.add_argument("--thresholds", type=thresholds_arg, metavar="WT,TC,ET",
+                    help="probabilities above which a voxel is WT, TC, ET (default: 0.5,0.5,0.5, the paper's)")
+    th.add_argument("--fit-thresholds", metavar="TRAIN_DIR", help="fit them on TRAIN_DIR's labelled cases (not the "
+                    "paper's): per region, the best mean Dice of 0.2, 0.25, ..., 0.8")
     s.set_defaults(func=cmd_predict)
     s = sub.add_parser("evaluate", help="Dice and HD95 of predictions against a BraTS or MSD folder")
     s.add_argument("pred_dir"); s.add_argument("gt_dir"); s.add_argument("--out", default="metrics.csv")
@@ -181,6 +200,8 @@ def _add_result_commands(sub) -> None:
                    help="predict without the paper's 8-flip test-time augmentation (about 15 s faster)")
     s.add_argument("--keep-small-cores", dest="drop_small", action="store_false",
                    help="no post-processing, as in the paper (default: drop a core too small to be one)")
+    s.add_argument("--paper-thresholds", dest="tune_thresholds", action="store_false",
+                   help="regions at probability 0.5, as in the paper (default: thresholds fitted on the training cases)")
     s.set_defaults(func=cmd_demo)
 
 def build_parser() -> argparse.ArgumentParser:

@@ -15,13 +15,14 @@ from .data import find_cases, load_case
 from .metrics import evaluate_folder, write_metrics_csv, format_table, summarise, METRIC_COLUMNS
 from .config import TrainConfig
 from .train import train
-from .infer import predict_folder, min_core_voxels_in
+from .infer import predict_folder, min_core_voxels_in, fit_thresholds
 from .precision import choose_precision
 from .distributed import resolve_device, dist_env
 from .baseline import baseline_scores
 
 # %% auto #0
-__all__ = ['STAMP', 'DemoData', 'make_demo_data', 'prepare_out_dir', 'summary_of', 'draw_predictions', 'run_demo']
+__all__ = ['STAMP', 'FITTED_REGIONS', 'FIT_CASES', 'DemoData', 'make_demo_data', 'prepare_out_dir', 'summary_of',
+           'draw_predictions', 'run_demo']
 
 # %% ../nbs/30_demo.ipynb #171d7879
 @dataclass
@@ -119,6 +120,8 @@ def _network_vs_baseline(summary:dict) -> str:
     line = lambda name, pre: f"{name:<22}" + "".join(f"  {r} {summary[pre + r]:.3f}" for r in REGIONS)
     return line("network, Dice", "dice_") + "\n" + line("threshold baseline", "baseline_dice_")
 
+FITTED_REGIONS, FIT_CASES = ("WT",), 8   # `infer.fit_thresholds` on WT only, on the first 8 training cases (below)
+
 def run_demo(out_dir="demo_out", # the run's outputs: run/, pred/, metrics.csv, summary.json, pictures
              data_dir="data/demo", # the synthetic cases and their packed file (reused when the settings match)
              minutes:float|None=None, # optional wall-clock cap on training; default: the preset's fixed step budget
@@ -127,6 +130,7 @@ def run_demo(out_dir="demo_out", # the run's outputs: run/, pred/, metrics.csv, 
              config:TrainConfig|None=None, # training settings (default: the `'demo'` preset with `seed`)
              tta:bool=True, # average the 8 mirror flips at prediction, as the paper does
              drop_small:bool=True, # `infer.drop_small_cores` on the network's and the baseline's predictions
+             tune_thresholds:bool=True, # fit WT's threshold on training cases (`infer.fit_thresholds`); False: 0.5
              progress:bool=True, # progress bars and per-epoch lines
             ) -> dict:
     "Synthesise, pack, train, predict and evaluate, and score the intensity baseline; write the results to `out_dir`."
@@ -141,7 +145,12 @@ def run_demo(out_dir="demo_out", # the run's outputs: run/, pred/, metrics.csv, 
     history = train(h5, out / "run", config, progress=progress)
     ckpt = out / "run" / "last.pt"   # the final model, as in the paper (best.pt, chosen on few cases, stays in run/)
     min_voxels = min_core_voxels_in(train_dir) if drop_small else None
-    predict_folder(ckpt, test_dir, out / "pred", tta=tta, progress=progress, min_voxels=min_voxels)
+    thresholds = (fit_thresholds(ckpt, train_dir, regions=FITTED_REGIONS, max_cases=FIT_CASES, tta=tta)
+                  if tune_thresholds else (0.5, 0.5, 0.5))
+    print("region thresholds " + ("fitted on the training cases" if tune_thresholds else "of the paper") + ": "
+          + ", ".join(f"{r} {t:.2f}" for r, t in zip(REGIONS, thresholds)))
+    predict_folder(ckpt, test_dir, out / "pred", tta=tta, progress=progress, min_voxels=min_voxels,
+                   thresholds=thresholds)
     rows = evaluate_folder(out / "pred", test_dir, progress=progress)
     write_metrics_csv(rows, out / "metrics.csv")
     print(format_table(rows))
@@ -149,7 +158,8 @@ def run_demo(out_dir="demo_out", # the run's outputs: run/, pred/, metrics.csv, 
     draw_predictions(test_dir, out / "pred", out)
     summary = summary_of(rows) | baseline_scores(train_dir, test_dir, min_voxels=min_voxels) | dict(
         n_test=len(rows), seed=seed, steps=sum(r.get("steps", 0) for r in history), precision=precision.why,
-        min_core_voxels=min_voxels, checkpoint=str(ckpt), wall_s=round(time.time() - t0, 1))
+        min_core_voxels=min_voxels, thresholds=dict(zip(REGIONS, thresholds)), checkpoint=str(ckpt),
+        wall_s=round(time.time() - t0, 1))
     print(_network_vs_baseline(summary))
     atomic_write_bytes(json.dumps(summary, indent=1).encode(), out / "summary.json")
     return summary

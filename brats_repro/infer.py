@@ -15,13 +15,14 @@ from .brats import (BratsError, MODALITIES, REGIONS, atomic_output, first_line, 
                                regions_to_labels)
 from .data import Case, find_cases, load_seg
 from .h5 import prepare_case, uncrop
+from .metrics import region_dice
 from .precision import choose_precision, autocast
 from .checkpoint import load_model
 
 # %% auto #0
-__all__ = ['pad_to_multiple', 'crop_to_shape', 'window_starts', 'window_weight', 'flip_combinations', 'predict_image',
-           'min_core_voxels', 'min_core_voxels_in', 'drop_small_cores', 'predict_case', 'write_labels',
-           'predict_folder']
+__all__ = ['THRESHOLD_GRID', 'pad_to_multiple', 'crop_to_shape', 'window_starts', 'window_weight', 'flip_combinations',
+           'predict_image', 'min_core_voxels', 'min_core_voxels_in', 'drop_small_cores', 'check_thresholds',
+           'predict_case', 'write_labels', 'predict_folder', 'threshold_dice', 'fit_thresholds']
 
 # %% ../nbs/24_infer.ipynb #af030ab3
 def pad_to_multiple(x:torch.Tensor, # a tensor whose last 3 axes are spatial
@@ -185,6 +186,21 @@ def _as_list(models) -> list:
     "One model (or checkpoint path) as a list of one; a list or tuple as a list."
     return list(models) if isinstance(models, (list, tuple)) else [models]
 
+def check_thresholds(thresholds, # probabilities above which a voxel is WT, TC, ET
+                    ) -> tuple[float, float, float]:
+    "`thresholds` as three floats, each strictly between 0 and 1; `BratsError` otherwise."
+    try: th = tuple(float(t) for t in thresholds)
+    except (TypeError, ValueError): th = ()
+    if len(th) != len(REGIONS) or not all(0 < t < 1 for t in th):
+        raise BratsError(f"thresholds {thresholds!r}: expected three probabilities in (0, 1), for WT, TC and ET")
+    return th
+
+def _case_probs(models:list, case:Case, tta:bool, window, overlap:float, **kwargs) -> tuple[np.ndarray, dict]:
+    "`(region probabilities averaged over models, prepare_case's dict)` for `case`, in its brain box."
+    r = prepare_case(case)                      # exactly what packing stores: validated, cropped, z-scored
+    probs = sum(predict_image(m, r["image"], tta=tta, window=window, overlap=overlap, **kwargs) for m in models)
+    return probs / len(models), r
+
 def predict_case(model, # the network (see `predict_image`), or a list of networks: their ensemble
                  case:Case, # a case on disk (`data.find_cases`: BraTS or MSD); no seg file needed
                  tta:bool=True, # average the 8 mirror flips (the paper)
@@ -192,14 +208,13 @@ def predict_case(model, # the network (see `predict_image`), or a list of networ
                  overlap:float=0.5, # share of a window its neighbour covers too
                  rule:str="precedence", # region→label rule of `brats.regions_to_labels`: 'precedence' or 'nested'
                  min_voxels:dict|None=None, # `drop_small_cores`'s thresholds; None: no post-processing (the paper)
+                 thresholds=(0.5, 0.5, 0.5), # probability above which a voxel is WT, TC, ET (`fit_thresholds`)
                  **kwargs, # more `predict_image` arguments
                 ):
     "`(labels uint8 in the original grid and the source's label convention, affine, header)` for one case."
-    models = _as_list(model)
-    r = prepare_case(case)                      # exactly what packing stores: validated, cropped, z-scored
+    probs, r = _case_probs(_as_list(model), case, tta, window, overlap, **kwargs)
     meta = r["meta"]
-    probs = sum(predict_image(m, r["image"], tta=tta, window=window, overlap=overlap, **kwargs) for m in models)
-    regions = probs / len(models)
+    regions = probs > np.asarray(check_thresholds(thresholds), np.float32)[:, None, None, None]
     labels = regions_to_labels(regions, et_label=int(meta["et_label"]), rule=rule)
     if min_voxels: labels = drop_small_cores(labels, min_voxels, int(meta["et_label"]))
     labels = case.fmt.to_source(uncrop(labels, meta["crop_box"], meta["orig_shape"]).astype(np.uint8))
@@ -234,6 +249,13 @@ def _load_model(ckpt, device) -> nn.Module:
         raise BratsError(f"checkpoint {ckpt}: the network takes {cfg.get('in_channels')} channels and predicts "
                          f"{cfg.get('out_channels')}; prediction needs 4 modalities in and 3 regions (WT, TC, ET) out")
     return model.eval()
+
+def _load_models(ckpt, device) -> list[nn.Module]:
+    "The networks of `ckpt` (one or a list: checkpoint files or models), on `device` (default: CUDA when available)."
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    ckpts = _as_list(ckpt)
+    if not ckpts: raise BratsError("predict: no checkpoint given")
+    return [_load_model(c, device) for c in ckpts]
 
 def _prepare_out_dir(out_dir:Path) -> None:
     "Create `out_dir` (and its parents) and check it is a writable folder; `BratsError` naming it otherwise."
@@ -273,14 +295,12 @@ def predict_folder(ckpt, # a checkpoint file written by `train`, a model, or a l
                    device=None, # 'cpu', 'cuda' ...; default CUDA when available
                    rule:str="precedence", # region→label rule: 'precedence' or 'nested'
                    min_voxels:dict|None=None, # `drop_small_cores`'s thresholds; None: no post-processing (the paper)
+                   thresholds=(0.5, 0.5, 0.5), # probability above which a voxel is WT, TC, ET (`fit_thresholds`)
                   ) -> list[Path]:
     "Predict every case under `data_dir` with the checkpoint(s) `ckpt` (averaged); write `out_dir/<subject_id>.nii.gz`."
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir(): raise BratsError(f"output folder {out_dir} is a file, not a folder")
-    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-    ckpts = _as_list(ckpt)
-    if not ckpts: raise BratsError("predict: no checkpoint given")
-    models = [_load_model(c, device) for c in ckpts]
+    models, thresholds = _load_models(ckpt, device), check_thresholds(thresholds)
     cases = find_cases(data_dir, require_seg=False)          # a BratsError when there are none
     _prepare_out_dir(out_dir)
     written = []
@@ -288,6 +308,40 @@ def predict_folder(ckpt, # a checkpoint file written by `train`, a model, or a l
     for case in tqdm(cases, desc="predict", unit="case", disable=not progress):
         try: written.append(_predict_one(models, case, out_dir, tta=tta, window=window, overlap=overlap,
                                          weighting=weighting, amp=amp, rule=rule,
-                                         min_voxels=min_voxels))
+                                         min_voxels=min_voxels, thresholds=thresholds))
         except BratsError as e: raise BratsError(f"{e} [{_progress_note(written, cases, out_dir)}]") from e
     return written
+
+# %% ../nbs/24_infer.ipynb #c77d44e1
+THRESHOLD_GRID = tuple(round(0.2 + 0.05 * k, 2) for k in range(13))   # 0.2, 0.25, ..., 0.8
+
+def threshold_dice(probs:np.ndarray, # region probabilities [3,X,Y,Z]
+                   truth:np.ndarray, # boolean regions [3,X,Y,Z] (`brats.labels_to_regions`)
+                   grid=THRESHOLD_GRID, # the thresholds to try
+                  ) -> np.ndarray:
+    "Dice `[len(grid), 3]`: row `k` scores the masks `probs > grid[k]` of WT, TC, ET against `truth`."
+    return np.array([list(region_dice(probs, truth, threshold=t).values()) for t in grid])
+
+def fit_thresholds(ckpt, # a checkpoint file written by `train`, a model, or a list of them (an ensemble)
+                   train_dir, # labelled cases to fit on: the training cases, never the ones to be scored
+                   grid=THRESHOLD_GRID, # the thresholds to try
+                   regions=REGIONS, # the regions whose threshold is fitted; the others keep 0.5
+                   max_cases:int|None=None, # fit on the first this many of `find_cases`'s cases; None: all
+                   tta:bool=True, # predict as `predict_folder` will (the paper's 8 flips)
+                   window=None, # sliding-window size, None for the whole volume
+                   overlap:float=0.5, # share of a window its neighbour covers too
+                   device=None, # 'cpu', 'cuda' ...; default CUDA when available
+                   **kwargs, # more `predict_image` arguments (`amp`, `weighting` ...)
+                  ) -> tuple[float, float, float]:
+    "`(WT, TC, ET)`: per region of `regions`, the threshold of `grid` with the best mean Dice on `train_dir`'s cases."
+    if any(r not in REGIONS for r in regions):
+        raise BratsError(f"fit_thresholds: regions {tuple(regions)}: expected some of {', '.join(REGIONS)}")
+    if max_cases is not None and max_cases < 1:
+        raise BratsError(f"fit_thresholds: max_cases {max_cases}: expected at least 1, or None for all")
+    models, cases = _load_models(ckpt, device), find_cases(train_dir, require_seg=True)[:max_cases]
+    total = np.zeros((len(grid), len(REGIONS)))
+    for case in cases:
+        probs, r = _case_probs(models, case, tta, window, overlap, **kwargs)
+        total += threshold_dice(probs, labels_to_regions(r["label"], int(r["meta"]["et_label"])), grid)
+    best = lambda j: float(grid[max(range(len(grid)), key=lambda k: (total[k, j], -abs(grid[k] - 0.5)))])
+    return tuple(best(j) if r in regions else 0.5 for j, r in enumerate(REGIONS))
