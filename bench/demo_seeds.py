@@ -8,7 +8,9 @@ the other, so that each wall time is the machine's alone. Results: bench/out/dem
     python bench/demo_seeds.py --collect bench/out/*/seed*/summary.json   # the table from finished runs
 
 Targets (issue 8): each seed within 10 minutes, Dice WT >= 0.85, TC >= 0.75, ET >= 0.70, and each region at least
-0.15 above the baseline.
+0.15 above the baseline. The 10 minutes are about issue 8's 2-core AVX2-only EPYC, which this script cannot run on:
+before each seed it times the step issue 8 measured there (0.81 s: one fp32 step of the demo network on a batch of
+two 48^3 crops, forward, loss, backward and Adam), here and now, and scales that seed's wall time by the ratio.
 """
 from __future__ import annotations
 import argparse, json, os, platform, subprocess, sys, time
@@ -18,6 +20,24 @@ from _common import OUT, markdown_table, cpu_name
 REGIONS = ("WT", "TC", "ET")
 TARGET_DICE = dict(WT=0.85, TC=0.75, ET=0.70)
 TARGET_MARGIN, TARGET_WALL_S = 0.15, 600
+ISSUE8_STEP_S = 0.81   # issue 8: the reference step below, on its 2-core AVX2-only AMD EPYC
+REFERENCE_STEP = """
+import time, torch
+from brats_repro.config import TrainConfig
+from brats_repro.model import NvNet
+from brats_repro.losses import NvNetLoss
+torch.manual_seed(0)
+cfg = TrainConfig.preset("demo")
+model, loss = NvNet(**cfg.model_config()), NvNetLoss(w_bce=cfg.w_bce)
+opt = torch.optim.Adam(model.parameters(), 1e-3)
+x = torch.randn(2, 4, 48, 48, 48); y = (torch.rand(2, 3, 48, 48, 48) > 0.9).float()
+times = []
+for i in range(10):
+    t = time.perf_counter()
+    total = loss(model(x), x, y)[0]; opt.zero_grad(); total.backward(); opt.step()
+    if i >= 2: times.append(time.perf_counter() - t)
+print(sorted(times)[len(times) // 2])
+"""
 AVX2_ENV = dict(ATEN_CPU_CAPABILITY="avx2", ONEDNN_MAX_CPU_ISA="AVX2")
 
 
@@ -29,9 +49,16 @@ def cpu_description(env: dict) -> str:
     return f"{cpu_name()}, {os.cpu_count()} cores, {'with' if bf16 else 'without'} avx512_bf16, torch kernels {cap}"
 
 
+def reference_step_s(env: dict) -> float:
+    "Median seconds of issue 8's reference step (float32, 8 timed after 2 warm-up), in a fresh process with `env`."
+    p = subprocess.run([sys.executable, "-c", REFERENCE_STEP], capture_output=True, text=True, env=env, check=True)
+    return float(p.stdout.strip().splitlines()[-1])
+
+
 def run_seed(seed: int, root: Path, env: dict) -> dict:
     "Run `brats_repro demo --seed seed` in a fresh process; its summary.json plus the wall time and the log's precision line."
     out, data = root / f"seed{seed}", root / f"data{seed}"
+    step = reference_step_s(env)
     t = time.perf_counter()
     p = subprocess.run(["brats_repro", "demo", "--seed", str(seed), "--out", str(out), "--data-dir", str(data)],
                        capture_output=True, text=True, env=env)
@@ -40,12 +67,13 @@ def run_seed(seed: int, root: Path, env: dict) -> dict:
     if p.returncode != 0:
         return dict(seed=seed, error=(p.stderr.strip().splitlines() or [f"exit {p.returncode}"])[-1], wall_s=wall)
     summary = json.loads((out / "summary.json").read_text())
-    return summary | dict(seed=seed, wall_s=round(wall, 1))
+    return summary | dict(seed=seed, wall_s=round(wall, 1), reference_step_s=round(step, 3),
+                          issue8_wall_s=round(wall * ISSUE8_STEP_S / step, 1))
 
 
 def meets(r: dict) -> bool:
-    "Whether one seed meets every target."
-    return ("error" not in r and r["wall_s"] <= TARGET_WALL_S and
+    "Whether one seed meets every target (the time one on issue 8's CPU, as estimated where it was measured)."
+    return ("error" not in r and r.get("issue8_wall_s", r["wall_s"]) <= TARGET_WALL_S and
             all(r[f"dice_{k}"] >= TARGET_DICE[k] and r[f"dice_{k}"] - r[f"baseline_dice_{k}"] >= TARGET_MARGIN
                 for k in REGIONS))
 
@@ -53,16 +81,18 @@ def meets(r: dict) -> bool:
 def table(rows: list[dict]) -> str:
     "Per seed and min/mean: network and baseline Dice per region, margin, wall time, precision."
     header = ["seed"] + [f"Dice {k}" for k in REGIONS] + [f"baseline {k}" for k in REGIONS] + \
-             ["min margin", "wall (min)", "precision", "targets"]
+             ["min margin", "wall (min)", "step (s)", "est. on issue 8's CPU (min)", "precision", "targets"]
     ok = [r for r in rows if "error" not in r]
     def cells(r, name):
         margin = min(r[f"dice_{k}"] - r[f"baseline_dice_{k}"] for k in REGIONS)
         return ([name] + [f"{r[f'dice_{k}']:.3f}" for k in REGIONS] + [f"{r[f'baseline_dice_{k}']:.3f}" for k in REGIONS]
-                + [f"{margin:+.3f}", f"{r['wall_s'] / 60:.1f}"])
+                + [f"{margin:+.3f}", f"{r['wall_s'] / 60:.1f}", f"{r.get('reference_step_s', float('nan')):.2f}",
+                   f"{r.get('issue8_wall_s', float('nan')) / 60:.1f}"])
     body = [cells(r, str(r["seed"])) + [r.get("precision", "?"), "met" if meets(r) else "**missed**"] for r in ok]
     body += [[str(r["seed"]), f"failed: {r['error'][:100]}"] + [""] * (len(header) - 2) for r in rows if "error" in r]
     if ok:
         keys = [f"dice_{k}" for k in REGIONS] + [f"baseline_dice_{k}" for k in REGIONS] + ["wall_s"]
+        keys += [k for k in ("reference_step_s", "issue8_wall_s") if all(k in r for r in ok)]
         for name, f in (("min", min), ("mean", lambda v: sum(v) / len(v))):
             agg = {k: f([r[k] for r in ok]) for k in keys}
             row = cells(agg, name)
