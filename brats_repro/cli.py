@@ -100,7 +100,8 @@ def predict_inputs(a:argparse.Namespace, # the parsed `predict` command line
 def cmd_predict(a:argparse.Namespace, # the parsed command line
                ):
     "`brats_repro predict`: one checkpoint, or several averaged (the paper's ensemble)."
-    from brats_repro.infer import predict_folder, min_core_voxels_in, fit_thresholds
+    from brats_repro.infer import (predict_folder, min_core_voxels_in, fit_thresholds, format_thresholds,
+                                   PAPER_THRESHOLDS)
     ckpts, data_dir, out_dir = predict_inputs(a)
     min_voxels = None
     if a.drop_small_cores:
@@ -108,11 +109,10 @@ def cmd_predict(a:argparse.Namespace, # the parsed command line
         print(f"post-processing: a core under {min_voxels['TC']} voxels becomes oedema, an enhancing tumour under "
               f"{min_voxels['ET']} necrosis (half the smallest in {a.drop_small_cores})")
     amp = None if a.amp == "none" else a.amp
-    thresholds = a.thresholds or (0.5, 0.5, 0.5)
+    thresholds = a.thresholds or PAPER_THRESHOLDS
     if a.fit_thresholds:
         thresholds = fit_thresholds(ckpts, a.fit_thresholds, tta=a.tta, window=a.window, device=a.device, amp=amp)
-        print(f"region thresholds fitted on {a.fit_thresholds}: "
-              + ", ".join(f"{r} {t:.2f}" for r, t in zip(("WT", "TC", "ET"), thresholds)))
+        print(f"region thresholds fitted on {a.fit_thresholds}: {format_thresholds(thresholds)}")
     paths = predict_folder(ckpts, data_dir, out_dir, tta=a.tta, window=a.window, rule=a.rule, device=a.device,
                            amp=amp, min_voxels=min_voxels, thresholds=thresholds)
     models = f"{len(ckpts)} models averaged, " if len(ckpts) > 1 else ""

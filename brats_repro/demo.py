@@ -15,7 +15,7 @@ from .data import find_cases, load_case
 from .metrics import evaluate_folder, write_metrics_csv, format_table, summarise, METRIC_COLUMNS
 from .config import TrainConfig
 from .train import train
-from .infer import predict_folder, min_core_voxels_in, fit_thresholds
+from .infer import predict_folder, min_core_voxels_in, fit_thresholds, format_thresholds, PAPER_THRESHOLDS
 from .precision import choose_precision
 from .distributed import resolve_device, dist_env
 from .baseline import baseline_scores
@@ -146,9 +146,9 @@ def run_demo(out_dir="demo_out", # the run's outputs: run/, pred/, metrics.csv, 
     ckpt = out / "run" / "last.pt"   # the final model, as in the paper (best.pt, chosen on few cases, stays in run/)
     min_voxels = min_core_voxels_in(train_dir) if drop_small else None
     thresholds = (fit_thresholds(ckpt, train_dir, regions=FITTED_REGIONS, max_cases=FIT_CASES, tta=tta)
-                  if tune_thresholds else (0.5, 0.5, 0.5))
+                  if tune_thresholds else PAPER_THRESHOLDS)
     print("region thresholds " + ("fitted on the training cases" if tune_thresholds else "of the paper") + ": "
-          + ", ".join(f"{r} {t:.2f}" for r, t in zip(REGIONS, thresholds)))
+          + format_thresholds(thresholds))
     predict_folder(ckpt, test_dir, out / "pred", tta=tta, progress=progress, min_voxels=min_voxels,
                    thresholds=thresholds)
     rows = evaluate_folder(out / "pred", test_dir, progress=progress)

@@ -20,9 +20,10 @@ from .precision import choose_precision, autocast
 from .checkpoint import load_model
 
 # %% auto #0
-__all__ = ['THRESHOLD_GRID', 'pad_to_multiple', 'crop_to_shape', 'window_starts', 'window_weight', 'flip_combinations',
-           'predict_image', 'min_core_voxels', 'min_core_voxels_in', 'drop_small_cores', 'check_thresholds',
-           'predict_case', 'write_labels', 'predict_folder', 'threshold_dice', 'fit_thresholds']
+__all__ = ['PAPER_THRESHOLDS', 'THRESHOLD_GRID', 'pad_to_multiple', 'crop_to_shape', 'window_starts', 'window_weight',
+           'flip_combinations', 'predict_image', 'min_core_voxels', 'min_core_voxels_in', 'drop_small_cores',
+           'check_thresholds', 'format_thresholds', 'predict_case', 'write_labels', 'predict_folder', 'threshold_dice',
+           'mean_threshold_dice', 'fit_thresholds']
 
 # %% ../nbs/24_infer.ipynb #af030ab3
 def pad_to_multiple(x:torch.Tensor, # a tensor whose last 3 axes are spatial
@@ -186,6 +187,8 @@ def _as_list(models) -> list:
     "One model (or checkpoint path) as a list of one; a list or tuple as a list."
     return list(models) if isinstance(models, (list, tuple)) else [models]
 
+PAPER_THRESHOLDS = (0.5, 0.5, 0.5)   # WT, TC, ET: the paper makes a region of every voxel above 0.5
+
 def check_thresholds(thresholds, # probabilities above which a voxel is WT, TC, ET
                     ) -> tuple[float, float, float]:
     "`thresholds` as three floats, each strictly between 0 and 1; `BratsError` otherwise."
@@ -194,6 +197,11 @@ def check_thresholds(thresholds, # probabilities above which a voxel is WT, TC, 
     if len(th) != len(REGIONS) or not all(0 < t < 1 for t in th):
         raise BratsError(f"thresholds {thresholds!r}: expected three probabilities in (0, 1), for WT, TC and ET")
     return th
+
+def format_thresholds(thresholds, # WT, TC, ET thresholds
+                     ) -> str:
+    "`'WT 0.75, TC 0.50, ET 0.50'`: the thresholds as the command line and the demo print them."
+    return ", ".join(f"{r} {t:.2f}" for r, t in zip(REGIONS, check_thresholds(thresholds)))
 
 def _case_probs(models:list, case:Case, tta:bool, window, overlap:float, **kwargs) -> tuple[np.ndarray, dict]:
     "`(region probabilities averaged over models, prepare_case's dict)` for `case`, in its brain box."
@@ -208,7 +216,7 @@ def predict_case(model, # the network (see `predict_image`), or a list of networ
                  overlap:float=0.5, # share of a window its neighbour covers too
                  rule:str="precedence", # region→label rule of `brats.regions_to_labels`: 'precedence' or 'nested'
                  min_voxels:dict|None=None, # `drop_small_cores`'s thresholds; None: no post-processing (the paper)
-                 thresholds=(0.5, 0.5, 0.5), # probability above which a voxel is WT, TC, ET (`fit_thresholds`)
+                 thresholds=PAPER_THRESHOLDS, # probability above which a voxel is WT, TC, ET (`fit_thresholds`)
                  **kwargs, # more `predict_image` arguments
                 ):
     "`(labels uint8 in the original grid and the source's label convention, affine, header)` for one case."
@@ -295,7 +303,7 @@ def predict_folder(ckpt, # a checkpoint file written by `train`, a model, or a l
                    device=None, # 'cpu', 'cuda' ...; default CUDA when available
                    rule:str="precedence", # region→label rule: 'precedence' or 'nested'
                    min_voxels:dict|None=None, # `drop_small_cores`'s thresholds; None: no post-processing (the paper)
-                   thresholds=(0.5, 0.5, 0.5), # probability above which a voxel is WT, TC, ET (`fit_thresholds`)
+                   thresholds=PAPER_THRESHOLDS, # probability above which a voxel is WT, TC, ET (`fit_thresholds`)
                   ) -> list[Path]:
     "Predict every case under `data_dir` with the checkpoint(s) `ckpt` (averaged); write `out_dir/<subject_id>.nii.gz`."
     out_dir = Path(out_dir)
@@ -322,26 +330,35 @@ def threshold_dice(probs:np.ndarray, # region probabilities [3,X,Y,Z]
     "Dice `[len(grid), 3]`: row `k` scores the masks `probs > grid[k]` of WT, TC, ET against `truth`."
     return np.array([list(region_dice(probs, truth, threshold=t).values()) for t in grid])
 
-def fit_thresholds(ckpt, # a checkpoint file written by `train`, a model, or a list of them (an ensemble)
-                   train_dir, # labelled cases to fit on: the training cases, never the ones to be scored
-                   grid=THRESHOLD_GRID, # the thresholds to try
-                   regions=REGIONS, # the regions whose threshold is fitted; the others keep 0.5
-                   max_cases:int|None=None, # fit on the first this many of `find_cases`'s cases; None: all
-                   tta:bool=True, # predict as `predict_folder` will (the paper's 8 flips)
-                   window=None, # sliding-window size, None for the whole volume
-                   overlap:float=0.5, # share of a window its neighbour covers too
-                   device=None, # 'cpu', 'cuda' ...; default CUDA when available
-                   **kwargs, # more `predict_image` arguments (`amp`, `weighting` ...)
-                  ) -> tuple[float, float, float]:
-    "`(WT, TC, ET)`: per region of `regions`, the threshold of `grid` with the best mean Dice on `train_dir`'s cases."
-    if any(r not in REGIONS for r in regions):
-        raise BratsError(f"fit_thresholds: regions {tuple(regions)}: expected some of {', '.join(REGIONS)}")
+def mean_threshold_dice(ckpt, # a checkpoint file written by `train`, a model, or a list of them (an ensemble)
+                        data_dir, # labelled cases (seg files needed)
+                        grid=THRESHOLD_GRID, # the thresholds to try
+                        max_cases:int|None=None, # the first this many of `find_cases`'s cases only; None: all
+                        tta:bool=True, # predict as `predict_folder` will (the paper's 8 flips)
+                        window=None, # sliding-window size, None for the whole volume
+                        overlap:float=0.5, # share of a window its neighbour covers too
+                        device=None, # 'cpu', 'cuda' ...; default CUDA when available
+                        **kwargs, # more `predict_image` arguments (`amp`, `weighting` ...)
+                       ) -> np.ndarray:
+    "`threshold_dice` `[len(grid), 3]`, averaged over the cases of `data_dir`, each predicted as `predict_case` does."
     if max_cases is not None and max_cases < 1:
-        raise BratsError(f"fit_thresholds: max_cases {max_cases}: expected at least 1, or None for all")
-    models, cases = _load_models(ckpt, device), find_cases(train_dir, require_seg=True)[:max_cases]
+        raise BratsError(f"mean_threshold_dice: max_cases {max_cases}: expected at least 1, or None for all")
+    models, cases = _load_models(ckpt, device), find_cases(data_dir, require_seg=True)[:max_cases]
     total = np.zeros((len(grid), len(REGIONS)))
     for case in cases:
         probs, r = _case_probs(models, case, tta, window, overlap, **kwargs)
         total += threshold_dice(probs, labels_to_regions(r["label"], int(r["meta"]["et_label"])), grid)
-    best = lambda j: float(grid[max(range(len(grid)), key=lambda k: (total[k, j], -abs(grid[k] - 0.5)))])
-    return tuple(best(j) if r in regions else 0.5 for j, r in enumerate(REGIONS))
+    return total / len(cases)
+
+def fit_thresholds(ckpt, # a checkpoint file written by `train`, a model, or a list of them (an ensemble)
+                   train_dir, # labelled cases to fit on: the training cases, never the ones to be scored
+                   grid=THRESHOLD_GRID, # the thresholds to try
+                   regions=REGIONS, # the regions whose threshold is fitted; the others keep the paper's
+                   **kwargs, # more `mean_threshold_dice` arguments (`max_cases`, `tta`, `window`, `device` ...)
+                  ) -> tuple[float, float, float]:
+    "`(WT, TC, ET)`: per region of `regions`, the threshold of `grid` with the best mean Dice on `train_dir`'s cases."
+    if any(r not in REGIONS for r in regions):
+        raise BratsError(f"fit_thresholds: regions {tuple(regions)}: expected some of {', '.join(REGIONS)}")
+    dice = mean_threshold_dice(ckpt, train_dir, grid, **kwargs)
+    best = lambda j: float(grid[max(range(len(grid)), key=lambda k: (dice[k, j], -abs(grid[k] - 0.5)))])
+    return tuple(best(j) if r in regions else PAPER_THRESHOLDS[j] for j, r in enumerate(REGIONS))
