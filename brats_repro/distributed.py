@@ -11,7 +11,8 @@ import torch.distributed as dist
 from .brats import BratsError
 
 # %% auto #0
-__all__ = ['DistInfo', 'dist_env', 'setup_distributed', 'teardown_distributed', 'resolve_device', 'any_process']
+__all__ = ['DistInfo', 'dist_env', 'process_group_backend', 'setup_distributed', 'teardown_distributed', 'resolve_device',
+           'any_process']
 
 # %% ../nbs/25_distributed.ipynb #190198b9
 @dataclass
@@ -37,15 +38,20 @@ def dist_env(env=None, # a mapping like `os.environ` (default: it)
         raise BratsError(f"bad distributed environment: RANK={info.rank} with WORLD_SIZE={info.world_size}")
     return info
 
-def setup_distributed(device_type:str, # 'cuda' (NCCL) or 'cpu' (gloo)
+def process_group_backend(device_type:str, # 'cuda' or 'cpu': where the network's tensors live
+                         ) -> str:
+    "The process group's backend: on CUDA, NCCL for CUDA tensors and gloo for CPU ones; on CPU, gloo."
+    return "cpu:gloo,cuda:nccl" if device_type == "cuda" else "gloo"
+
+def setup_distributed(device_type:str, # 'cuda' or 'cpu' (`process_group_backend` picks the backend)
                      ) -> DistInfo:
-    "Join the process group `torchrun` describes (NCCL on CUDA, gloo on CPU); a no-op for one process."
+    "Join the process group `torchrun` describes; a no-op for one process."
     info = dist_env()
     if not info.enabled: return info
     if not dist.is_available(): raise BratsError("WORLD_SIZE > 1 but this PyTorch has no torch.distributed")
     if device_type == "cuda": torch.cuda.set_device(info.local_rank)
     if not dist.is_initialized():
-        dist.init_process_group(backend="nccl" if device_type == "cuda" else "gloo")
+        dist.init_process_group(backend=process_group_backend(device_type))
         info.initialised_here = True
     return info
 
