@@ -167,7 +167,7 @@ def ddp_check(work: Path, device) -> dict:
     n = torch.cuda.device_count() if device.type == "cuda" else 0
     if n < 2: return dict(skipped=f"{n} GPU(s): the DDP check needs at least 2")
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "-m", "brats_repro.cli", "train",
-           str(work / "train.h5"), "--out", str(work / "ddp"), "--config", "paper", "--epochs", "1",
+           str(work / "train.h5"), "--out", str(work / "ddp"), "--preset", "paper", "--epochs", "1",
            "--steps-per-epoch", "2", "--num-workers", "0"]
     t = time.perf_counter()
     p = subprocess.run(cmd, capture_output=True, text=True)

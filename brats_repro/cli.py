@@ -10,8 +10,8 @@ from typing import Callable
 from .brats import BratsError, first_line, parse_shape, check_output_file
 
 # %% auto #0
-__all__ = ['shape_arg', 'thresholds_arg', 'parse_setting', 'cmd_synth', 'cmd_pack', 'train_config_from_args',
-           'settle_data_settings', 'cmd_train', 'predict_inputs', 'cmd_predict', 'cmd_evaluate', 'cmd_demo',
+__all__ = ['shape_arg', 'thresholds_arg', 'cmd_synth', 'cmd_pack', 'train_config_from_args', 'describe_settings',
+           'settle_data_settings', 'cmd_train', 'check_train_dir', 'cmd_predict', 'cmd_evaluate', 'cmd_demo',
            'build_parser', 'main']
 
 # %% ../nbs/31_cli.ipynb #a7c5e976
@@ -24,28 +24,21 @@ def shape_arg(min_side:int=1, # the smallest allowed side
         except BratsError as e: raise argparse.ArgumentTypeError(str(e)) from None
     return parse
 
-def thresholds_arg(text:str, # `WT,TC,ET`, e.g. `0.75,0.6,0.5`
-                  ) -> tuple[float, float, float]:
-    "An argparse `type` that reads region thresholds with `infer.check_thresholds`."
+def thresholds_arg(text:str, # 'paper', 'fit', or `WT,TC,ET`, e.g. `0.75,0.6,0.5`
+                  ) -> str | tuple[float, float, float]:
+    "An argparse `type` for `--thresholds`: the words `paper` and `fit`, or three numbers read by `infer.check_thresholds`."
     from brats_repro.infer import check_thresholds
+    if text in ("paper", "fit"): return text
     try: return check_thresholds(text.split(","))
-    except BratsError as e: raise argparse.ArgumentTypeError(str(e)) from None
-
-def parse_setting(text:str, # `key=value`
-                 ) -> tuple[str, str]:
-    "`'lr=1e-3'` → `('lr', '1e-3')`; the value is typed later by `TrainConfig.update`."
-    key, sep, value = text.partition("=")
-    if not sep or not key: raise argparse.ArgumentTypeError(f"expected key=value, got {text!r}")
-    return key.strip().replace("-", "_"), value.strip()
-
+    except BratsError as e: raise argparse.ArgumentTypeError(f"{e} (or 'paper', or 'fit')") from None
 
 # %% ../nbs/31_cli.ipynb #8c90d59b
 def cmd_synth(a:argparse.Namespace, # the parsed command line
              ):
     "`brats_repro synth`."
     from brats_repro.synth import synth_dataset
-    dirs = synth_dataset(a.out_dir, a.n_cases, seed=a.seed, shape=a.shape, naming=a.naming, workers=a.workers)
-    print(f"wrote {len(dirs)} synthetic cases ({a.naming} naming, shape {a.shape}) to {a.out_dir}")
+    dirs = synth_dataset(a.out, a.n_cases, seed=a.seed, shape=a.shape, naming=a.naming, workers=a.workers)
+    print(f"wrote {len(dirs)} synthetic cases ({a.naming} naming, shape {a.shape}) to {a.out}")
 
 def cmd_pack(a:argparse.Namespace, # the parsed command line
             ):
@@ -58,11 +51,25 @@ def cmd_pack(a:argparse.Namespace, # the parsed command line
 # %% ../nbs/31_cli.ipynb #df7cd28b
 def train_config_from_args(a:argparse.Namespace, # the parsed `train` command line
                           ):
-    "The `TrainConfig` a `train` command line asks for: the preset, then the flags, then `--set` pairs."
+    "The `TrainConfig` a `train` command line asks for: the preset, then the flags (None: `--resume` alone)."
     from brats_repro.config import TrainConfig, config_overrides
-    overrides = config_overrides(a) | dict(a.set or [])
-    if a.resume and a.config is None and not overrides: return None  # continue with the checkpoint's own config
-    return TrainConfig.preset(a.config or "paper").update(**overrides)
+    overrides = config_overrides(a)
+    if a.resume and a.preset is None and not overrides: return None  # continue with the checkpoint's own config
+    return TrainConfig.preset(a.preset or "paper").update(**overrides)
+
+def describe_settings(cfg, # the run's `TrainConfig` (None: a resumed run, which keeps its own)
+                      a:argparse.Namespace, # the parsed `train` command line
+                     ) -> str:
+    "One line saying what the run will use: its preset, where that departs from the paper's, and the flags given."
+    if cfg is None: return f"settings: those of the run in {a.out} (its config.json)"
+    from dataclasses import asdict
+    from brats_repro.config import TrainConfig, config_overrides
+    flags, paper = config_overrides(a), asdict(TrainConfig.preset("paper"))
+    preset = {k: v for k, v in asdict(TrainConfig.preset(a.preset or "paper")).items() if v != paper[k]}
+    show = lambda d: ", ".join(f"{k}={v!r}" for k, v in d.items())
+    line = f"settings: preset {a.preset or 'paper'}"
+    if preset: line += f" (unlike the paper's: {show(preset)})"
+    return line + (f"; from the command line: {show({k: getattr(cfg, k) for k in flags})}" if flags else "")
 
 def settle_data_settings(cfg, # the run's `TrainConfig` (None: a resumed run's own, already settled)
                          data, # the packed training file
@@ -84,39 +91,44 @@ def cmd_train(a:argparse.Namespace, # the parsed command line
              ):
     "`brats_repro train`."
     from brats_repro.train import train
+    from brats_repro.distributed import dist_env
     cfg = settle_data_settings(train_config_from_args(a), a.data)
+    if dist_env().is_main: print(describe_settings(cfg, a), flush=True)
     history = train(a.data, a.out, cfg, resume=a.resume)
     if history: print(f"trained {len(history)} epochs; checkpoints and curves in {a.out}")
 
 # %% ../nbs/31_cli.ipynb #8bddb241
-def predict_inputs(a:argparse.Namespace, # the parsed `predict` command line
-                  ) -> tuple[list, str, str]:
-    "`(checkpoints, data_dir, out_dir)` from `CKPT [CKPT ...] DATA_DIR OUT_DIR` and any `--ckpt` flags."
-    ckpts = list(a.ckpt or []) + a.paths[:-2]
-    if len(a.paths) < 2 or not ckpts:
-        raise BratsError("predict needs CKPT [CKPT ...] DATA_DIR OUT_DIR (or --ckpt CKPT, repeated, DATA_DIR OUT_DIR)")
-    return ckpts, a.paths[-2], a.paths[-1]
+def check_train_dir(a:argparse.Namespace, # the parsed `predict` command line
+                   ) -> None:
+    "`--train-dir` is given exactly when `--thresholds fit` or `--drop-small-cores` needs it; `BratsError` otherwise."
+    needs = [o for o, on in (("--thresholds fit", a.thresholds == "fit"), ("--drop-small-cores", a.drop_small_cores))
+             if on]
+    if needs and not a.train_dir:
+        raise BratsError(f"{' and '.join(needs)} need{'s' * (len(needs) == 1)} --train-dir, a folder of labelled "
+                         f"training cases")
+    if a.train_dir and not needs:
+        raise BratsError("--train-dir is read only by --thresholds fit and --drop-small-cores; give one of them")
 
 def cmd_predict(a:argparse.Namespace, # the parsed command line
                ):
     "`brats_repro predict`: one checkpoint, or several averaged (the paper's ensemble)."
     from brats_repro.infer import (predict_folder, min_core_voxels_in, fit_thresholds, format_thresholds,
                                    PAPER_THRESHOLDS)
-    ckpts, data_dir, out_dir = predict_inputs(a)
+    check_train_dir(a)
     min_voxels = None
     if a.drop_small_cores:
-        min_voxels = min_core_voxels_in(a.drop_small_cores)
+        min_voxels = min_core_voxels_in(a.train_dir)
         print(f"post-processing: a core under {min_voxels['TC']} voxels becomes oedema, an enhancing tumour under "
-              f"{min_voxels['ET']} necrosis (half the smallest in {a.drop_small_cores})")
+              f"{min_voxels['ET']} necrosis (half the smallest in {a.train_dir})")
     amp = None if a.amp == "none" else a.amp
-    thresholds = a.thresholds or PAPER_THRESHOLDS
-    if a.fit_thresholds:
-        thresholds = fit_thresholds(ckpts, a.fit_thresholds, tta=a.tta, window=a.window, device=a.device, amp=amp)
-        print(f"region thresholds fitted on {a.fit_thresholds}: {format_thresholds(thresholds)}")
-    paths = predict_folder(ckpts, data_dir, out_dir, tta=a.tta, window=a.window, rule=a.rule, device=a.device,
+    thresholds = PAPER_THRESHOLDS if a.thresholds == "paper" else a.thresholds
+    if a.thresholds == "fit":
+        thresholds = fit_thresholds(a.ckpt, a.train_dir, tta=a.tta, window=a.window, device=a.device, amp=amp)
+        print(f"region thresholds fitted on {a.train_dir}: {format_thresholds(thresholds)}")
+    paths = predict_folder(a.ckpt, a.data_dir, a.out, tta=a.tta, window=a.window, rule=a.rule, device=a.device,
                            amp=amp, min_voxels=min_voxels, thresholds=thresholds)
-    models = f"{len(ckpts)} models averaged, " if len(ckpts) > 1 else ""
-    print(f"wrote {len(paths)} predictions to {out_dir} ({models}{'8-flip TTA' if a.tta else 'no TTA'}, "
+    models = f"{len(a.ckpt)} models averaged, " if len(a.ckpt) > 1 else ""
+    print(f"wrote {len(paths)} predictions to {a.out} ({models}{'8-flip TTA' if a.tta else 'no TTA'}, "
           f"{a.rule} rule)")
 
 def cmd_evaluate(a:argparse.Namespace, # the parsed command line
@@ -134,80 +146,101 @@ def cmd_demo(a:argparse.Namespace, # the parsed command line
     "`brats_repro demo`."
     from brats_repro.demo import run_demo
     summary = run_demo(out_dir=a.out, data_dir=a.data_dir, minutes=a.minutes, seed=a.seed, tta=a.tta,
-                       drop_small=a.drop_small, tune_thresholds=a.tune_thresholds)
+                       drop_small=a.drop_small_cores, tune_thresholds=a.thresholds == "fit")
     print(json.dumps(summary, indent=1))
 
 # %% ../nbs/31_cli.ipynb #86a4f359
+def _add_tta(s, default:bool=True) -> None:
+    s.add_argument("--tta", action=argparse.BooleanOptionalAction, default=default,
+                   help="average the 8 mirror flips, as the paper does (--no-tta: 8x faster)")
+
+def _add_drop_small_cores(s, default:bool) -> None:
+    s.add_argument("--drop-small-cores", action=argparse.BooleanOptionalAction, default=default,
+                   help="post-process (not the paper's): a core or enhancing tumour under half the smallest one in "
+                        "the training labels goes one label down")
+
 def _add_data_commands(sub) -> None:
     "The `synth` and `pack` subcommands."
     s = sub.add_parser("synth", help="write synthetic BraTS-like cases")
-    s.add_argument("out_dir"); s.add_argument("--n-cases", type=int, default=10)
-    s.add_argument("--seed", type=int, default=0); s.add_argument("--shape", type=shape_arg(), default=(240, 240, 155))
-    s.add_argument("--naming", choices=("2018", "2021", "2023"), default="2018")
-    s.add_argument("--workers", type=int, default=1); s.set_defaults(func=cmd_synth)
-    s = sub.add_parser("pack", help="pack a BraTS folder into one HDF5 file")
-    s.add_argument("data_dir"); s.add_argument("out")
-    s.add_argument("--workers", type=int, default=1)
+    s.add_argument("--out", required=True, help="folder to write the cases into (made if missing)")
+    s.add_argument("--n-cases", type=int, default=10, help="how many cases (default: 10)")
+    s.add_argument("--seed", type=int, default=0, help="seed of the data set: the same seed writes the same cases")
+    s.add_argument("--shape", type=shape_arg(), default=(240, 240, 155),
+                   help="volume shape X,Y,Z (default: 240,240,155, as BraTS)")
+    s.add_argument("--naming", choices=("2018", "2021", "2023"), default="2018",
+                   help="which release's folders and file names to imitate (default: 2018, HGG/ and LGG/)")
+    s.add_argument("--workers", type=int, default=1, help="processes working in parallel (default: 1)")
+    s.set_defaults(func=cmd_synth)
+    s = sub.add_parser("pack", help="pack a BraTS or MSD folder into one HDF5 file")
+    s.add_argument("data_dir", metavar="DATA_DIR", help="a BraTS release (any year), or an MSD task folder "
+                   "(Task01_BrainTumour: dataset.json's training cases)")
+    s.add_argument("--out", required=True, help="the HDF5 file to write (written whole or not at all)")
+    s.add_argument("--workers", type=int, default=1, help="processes working in parallel (default: 1)")
     s.add_argument("--skip-bad", action="store_true", help="pack the good cases and list the bad ones")
     s.set_defaults(func=cmd_pack)
 
 def _add_train_command(sub) -> None:
-    "The `train` subcommand: one flag per `TrainConfig` field (`add_config_flags`), plus `--set`."
-    from brats_repro.config import add_config_flags
+    "The `train` subcommand: a preset, then one flag per `TrainConfig` field (`add_config_flags`)."
+    from brats_repro.config import add_config_flags, PRESETS
     s = sub.add_parser("train", help="train NvNet on a packed file")
-    s.add_argument("data"); s.add_argument("--out", required=True, help="run folder (checkpoints, curves, metrics)")
-    s.add_argument("--config", choices=("paper", "demo"), help="preset (default: paper; on --resume, the run's own)")
+    s.add_argument("data", metavar="DATA.h5", help="the packed training cases (brats_repro pack)")
+    s.add_argument("--out", required=True, help="run folder (checkpoints, config, curves, metrics)")
+    s.add_argument("--preset", choices=tuple(PRESETS),
+                   help="the settings to start from (default: paper; with --resume alone, the run's own)")
     s.add_argument("--resume", action="store_true", help="continue the run in --out where it stopped")
-    add_config_flags(s.add_argument_group("training settings (TrainConfig fields; values are checked)"))
-    s.add_argument("--set", type=parse_setting, action="append", metavar="KEY=VALUE",
-                   help="any TrainConfig field, e.g. --set tumour_p=0.5")
+    add_config_flags(s.add_argument_group("training settings, each on top of the preset (values are checked)"))
     s.set_defaults(func=cmd_train)
 
 def _add_result_commands(sub) -> None:
     "The `predict`, `evaluate` and `demo` subcommands."
-    s = sub.add_parser("predict", help="segment every case of a BraTS or MSD folder into OUT_DIR/<subject>.nii.gz",
-                       usage="brats_repro predict [options] CKPT [CKPT ...] DATA_DIR OUT_DIR")
-    s.add_argument("paths", nargs="+", metavar="CKPT... DATA_DIR OUT_DIR",
-                   help="one checkpoint, or several (their sigmoid outputs are averaged: the paper's ensemble)")
-    s.add_argument("--ckpt", action="append", help="a checkpoint (repeat the flag for an ensemble)")
-    s.add_argument("--tta", action=argparse.BooleanOptionalAction, default=True,
-                   help="average the 8 mirror flips, as in the paper (default; --no-tta: 8× faster)")
+    s = sub.add_parser("predict", help="segment every case of a BraTS or MSD folder into --out/<subject>.nii.gz")
+    s.add_argument("data_dir", metavar="DATA_DIR", help="cases to segment (no labels needed; MSD: imagesTs/)")
+    s.add_argument("--ckpt", required=True, nargs="+", action="extend", metavar="CKPT",
+                   help="a checkpoint, or several (their sigmoid outputs are averaged: the paper's ensemble)")
+    s.add_argument("--out", required=True, help="folder for the segmentations, in the data's own label convention")
+    _add_tta(s)
     s.add_argument("--window", type=shape_arg(8, "window"), help="sliding window, e.g. 128,128,128 (less memory)")
     s.add_argument("--amp", choices=("auto", "bf16", "fp16", "none"), default="none",
                    help="autocast (default: none, float32 as in the paper)")
     s.add_argument("--rule", choices=("precedence", "nested"), default="precedence",
                    help="regions -> labels: WT, TC, ET each overwrite (default), or nested first")
     s.add_argument("--device", default=None, help="'cpu', 'cuda', 'cuda:1' (default: CUDA when available)")
-    s.add_argument("--drop-small-cores", metavar="TRAIN_DIR", help="post-process (not the paper's): a core or "
-                   "enhancing tumour under half the smallest in TRAIN_DIR's labels goes one label down")
-    th = s.add_mutually_exclusive_group()
-    th.add_argument("--thresholds", type=thresholds_arg, metavar="WT,TC,ET",
-                    help="probabilities above which a voxel is WT, TC, ET (default: 0.5,0.5,0.5, the paper's)")
-    th.add_argument("--fit-thresholds", metavar="TRAIN_DIR", help="fit them on TRAIN_DIR's labelled cases (not the "
-                    "paper's): per region, the best mean Dice of 0.2, 0.25, ..., 0.8")
+    s.add_argument("--thresholds", type=thresholds_arg, default="paper", metavar="{paper,fit,WT,TC,ET}",
+                   help="probabilities above which a voxel is WT, TC, ET: 'paper' (0.5 each, default), 'fit' (not "
+                        "the paper's: per region the best mean Dice on --train-dir), or three numbers")
+    _add_drop_small_cores(s, default=False)
+    s.add_argument("--train-dir", metavar="TRAIN_DIR",
+                   help="labelled training cases, read by --thresholds fit and --drop-small-cores")
     s.set_defaults(func=cmd_predict)
     s = sub.add_parser("evaluate", help="Dice and HD95 of predictions against a BraTS or MSD folder")
-    s.add_argument("pred_dir"); s.add_argument("gt_dir"); s.add_argument("--out", default="metrics.csv")
+    s.add_argument("pred_dir", metavar="PRED_DIR", help="the predictions, one <subject>.nii.gz per case")
+    s.add_argument("gt_dir", metavar="GT_DIR", help="the cases with their ground-truth segmentations")
+    s.add_argument("--out", default="metrics.csv", help="the per-case CSV to write (default: metrics.csv)")
     s.add_argument("--missing", choices=("error", "empty", "skip"), default="error",
                    help="a case without prediction: an error (default), scored as empty (BraTS rule), or skipped")
     s.set_defaults(func=cmd_evaluate)
     s = sub.add_parser("demo", help="synthesise, pack, train, predict and evaluate, end to end")
-    s.add_argument("--out", default="demo_out"); s.add_argument("--data-dir", default="data/demo")
+    s.add_argument("--out", default="demo_out", help="folder for the run, predictions, scores, pictures "
+                   "(default: demo_out)")
+    s.add_argument("--data-dir", default="data/demo", help="folder for the synthetic cases, reused when they "
+                   "match (default: data/demo)")
     s.add_argument("--minutes", type=float, default=None, help="wall-clock training budget (default: none, a "
                    "fixed number of steps)")
-    s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--no-tta", dest="tta", action="store_false",
-                   help="predict without the paper's 8-flip test-time augmentation (about 15 s faster)")
-    s.add_argument("--keep-small-cores", dest="drop_small", action="store_false",
-                   help="no post-processing, as in the paper (default: drop a core too small to be one)")
-    s.add_argument("--paper-thresholds", dest="tune_thresholds", action="store_false",
-                   help="regions at probability 0.5, as in the paper (default: thresholds fitted on the training cases)")
+    s.add_argument("--seed", type=int, default=0, help="seed of the data and of training (default: 0)")
+    _add_tta(s)
+    _add_drop_small_cores(s, default=True)
+    s.add_argument("--thresholds", choices=("fit", "paper"), default="fit",
+                   help="'fit' (default: the whole tumour's fitted on training cases) or 'paper' (0.5 each)")
     s.set_defaults(func=cmd_demo)
 
 def build_parser() -> argparse.ArgumentParser:
     "The `brats_repro` argument parser with its six subcommands."
+    from brats_repro import __version__
     p = argparse.ArgumentParser(prog="brats_repro", description="Reproduction of Myronenko's BraTS 2018 method.")
-    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    p.add_argument("--version", action="version", version=f"%(prog)s {__version__}",
+                   help="print the version and exit")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND",
+                             help="the step to run (COMMAND --help: its options)")
     _add_data_commands(sub); _add_train_command(sub); _add_result_commands(sub)
     return p
 

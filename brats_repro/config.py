@@ -237,12 +237,14 @@ def crop_warning(crop_size, # the training crop (3 sides)
 # %% ../nbs/21_config.ipynb #43907539
 def add_config_flags(parser:argparse.ArgumentParser, # the parser (or argument group) to add the flags to
                     ) -> None:
-    "One `--flag VALUE` per `TrainConfig` field, with the field's comment as help (values are checked by `update`)."
+    "One `--flag VALUE` per `TrainConfig` field; its help is the field's comment and each preset's value of it."
     helps, types_ = docments(TrainConfig), _field_types()
+    presets = {name: TrainConfig.preset(name) for name in PRESETS}
     for f in fields(TrainConfig):
         flag, tp = "--" + f.name.replace("_", "-"), types_[f.name]
         is_bool = tp is bool or typing.get_args(tp) == (bool, type(None))
-        help_ = f"{helps.get(f.name) or ''} (default: {f.default!r})"
+        values = ", ".join(f"{name}: {getattr(cfg, f.name)!r}" for name, cfg in presets.items())
+        help_ = f"{helps.get(f.name) or ''} ({values})".replace("%", "%%")
         if is_bool: parser.add_argument(flag, nargs="?", const="true", default=None, metavar="BOOL", help=help_)
         else: parser.add_argument(flag, default=None, metavar=f.name.upper(), help=help_)
 

@@ -14,7 +14,7 @@ from .brats import (BratsError, MODALITIES, NAMINGS, Naming, parse_filename, che
                                 msd_naming)
 
 # %% auto #0
-__all__ = ['Case', 'read_msd_naming', 'scan_cases', 'find_cases', 'fetch_training_data_files', 'read_nifti', 'blank_problem',
+__all__ = ['Case', 'read_msd_naming', 'msd_training_list', 'scan_cases', 'find_cases', 'read_nifti', 'blank_problem',
            'load_arrays', 'LoadedCase', 'load_case', 'load_seg']
 
 # %% ../nbs/04_data.ipynb #3f8921ae
@@ -71,22 +71,59 @@ def _walk(top:Path, problems:list):
 _MSD_IMAGES = ("imagesTr", "imagesTs")
 _NII_EXT = re.compile(r"\.nii(\.gz)?$", re.IGNORECASE)
 
-def read_msd_naming(task_dir, # an MSD task folder (`Task01_BrainTumour`), holding `dataset.json`
-                   ) -> Naming:
-    "The `Naming` of the MSD task in `task_dir`, from its `dataset.json`; `BratsError` if missing or not understood."
+def _msd_json(task_dir:Path) -> dict:
+    "The parsed `dataset.json` of an MSD task folder; `BratsError` if missing or not JSON."
     path = Path(task_dir) / "dataset.json"
-    try: meta = json.loads(path.read_text(encoding="utf-8"))
+    try: return json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise BratsError(f"{path}: not found; an MSD task folder (4-D images in imagesTr/, imagesTs/) needs its "
                          f"dataset.json for the order of the channels and the meaning of the labels") from None
     except (OSError, UnicodeDecodeError, ValueError) as e:
         raise BratsError(f"{path}: not a readable JSON file ({first_line(e)})") from None
-    return msd_naming(meta, str(path))
 
-def _msd_cases(images_dir:Path, fnames:list, modalities, fmts:dict) -> list:
+def read_msd_naming(task_dir, # an MSD task folder (`Task01_BrainTumour`), holding `dataset.json`
+                   ) -> Naming:
+    "The `Naming` of the MSD task in `task_dir`, from its `dataset.json`; `BratsError` if missing or not understood."
+    return msd_naming(_msd_json(task_dir), str(Path(task_dir) / "dataset.json"))
+
+# %% ../nbs/04_data.ipynb #d0a7e002
+def _listed_case(task:Path, entry, where:str) -> tuple[str, Path, Path]:
+    "`(subject id, image, label)` of one entry of a training list; `BratsError` if it is malformed or names no file."
+    if not (isinstance(entry, dict) and isinstance(entry.get("image"), str) and isinstance(entry.get("label"), str)):
+        raise BratsError(f"{where}: a training entry is {entry!r}, expected {{\"image\": ..., \"label\": ...}}")
+    image, label = (Path(os.path.normpath(task / entry[k])) for k in ("image", "label"))
+    for p, name in ((image, entry["image"]), (label, entry["label"])):
+        if not p.is_file(): raise BratsError(f"{where}: its training list names {name}, which is not a file")
+    return _NII_EXT.sub("", image.name), image, label
+
+def msd_training_list(task_dir, # an MSD task folder holding `dataset.json`, `imagesTr/` and `labelsTr/`
+                     ) -> dict | None:
+    "`{subject id: (image, label)}` of `dataset.json`'s training list (None without one), checked against the files."
+    task, where = Path(task_dir), str(Path(task_dir) / "dataset.json")
+    meta = _msd_json(task)
+    if "training" not in meta: return None
+    if not isinstance(meta["training"], list): raise BratsError(f"{where}: 'training' is not a list")
+    listed = {}
+    for entry in meta["training"]:
+        sid, image, label = _listed_case(task, entry, where)
+        if sid in listed: raise BratsError(f"{where}: its training list names {sid} twice")
+        listed[sid] = (image, label)
+    n = meta.get("numTraining")
+    if n is not None and n != len(listed):
+        raise BratsError(f"{where}: numTraining is {n}, but its training list has {len(listed)} cases")
+    on_disk = sorted(_NII_EXT.sub("", f.name) for f in (task / "imagesTr").glob("*")
+                     if _NII_EXT.search(f.name) and not f.name.startswith("._"))
+    extra = [sid for sid in on_disk if sid not in listed]
+    if extra: raise BratsError(f"{where}: imagesTr/ holds {len(extra)} image(s) its training list does not name: "
+                               f"{', '.join(extra[:3])}{' ...' * (len(extra) > 3)}")
+    return listed
+
+def _msd_cases(images_dir:Path, fnames:list, modalities, fmts:dict, data_dir:Path) -> list:
     "`(Case, None)` or `(None, (where, problem))` for each MSD image file in `fnames` of `images_dir`."
     task = images_dir.parent
+    if images_dir.name == "imagesTs" and data_dir.resolve() != images_dir.resolve(): return []  # the root: training
     if task not in fmts: fmts[task] = read_msd_naming(task)
+    listed = msd_training_list(task) if images_dir.name == "imagesTr" else None
     by_id, out = {}, []
     for f in fnames: by_id.setdefault(_NII_EXT.sub("", f), []).append(f)
     labels_dir = task / images_dir.name.replace("images", "labels")
@@ -94,6 +131,7 @@ def _msd_cases(images_dir:Path, fnames:list, modalities, fmts:dict) -> list:
         if len(fs) > 1:
             out.append((None, (f"{sid} ({images_dir})", f"several files: {', '.join(fs)}"))); continue
         seg = next((p for p in (labels_dir / f"{sid}.nii.gz", labels_dir / f"{sid}.nii") if p.is_file()), None)
+        if listed is not None: seg = listed[sid][1]
         out.append((Case(sid, images_dir, {m: images_dir / fs[0] for m in modalities}, seg, "msd", fmts[task]), None))
     return out
 
@@ -130,8 +168,8 @@ def _missing_seg(c:Case, why:str) -> str:
     "What to tell about case `c` without a segmentation."
     if c.naming != "msd": return f"missing seg (expected {c.fmt.filename(c.subject_id, 'seg', '.nii[.gz]')}){why}"
     if c.folder.name == "imagesTs":
-        return (f"an MSD test case (imagesTs/ has no labels){why}; give {c.folder.parent / 'imagesTr'} "
-                f"to train or evaluate, {c.folder} to predict")
+        return (f"an MSD test case (imagesTs/ has no labels){why}; give the task folder {c.folder.parent} to "
+                f"train or evaluate, {c.folder} to predict")
     return f"missing seg (expected {c.folder.parent / 'labelsTr' / (c.subject_id + '.nii.gz')}){why}"
 
 def scan_cases(data_dir, # the folder to search, at any depth
@@ -144,7 +182,7 @@ def scan_cases(data_dir, # the folder to search, at any depth
     problems, fmts, cases, seen = [], {}, [], {}
     groups, msd = _group_files(data_dir, problems)
     found = [_brats_case(folder, sid, g, modalities) for (folder, sid), g in groups.items()]
-    for d, fnames in msd.items(): found += _msd_cases(d, fnames, modalities, fmts)
+    for d, fnames in msd.items(): found += _msd_cases(d, fnames, modalities, fmts, data_dir)
     for case, problem in found:
         if case is not None and case.subject_id in seen:
             problem = (f"{case.subject_id} ({case.folder})", f"subject id also used by {seen[case.subject_id]}")
@@ -171,14 +209,6 @@ def find_cases(data_dir, # the folder to search, at any depth
         raise BratsError(f"{data_dir}: no BraTS cases found (expected files like <subject>_t1.nii.gz "
                          f"or <subject>-t1n.nii.gz in one folder per subject, or an MSD imagesTr/ folder)")
     return cases
-
-# %% ../nbs/04_data.ipynb #49eb09bd
-def fetch_training_data_files(data_dir, modalities=("t1", "t1ce", "flair", "t2"), return_subject_ids=False):
-    "The seed's file list: tuples `(modalities..., seg)` of path strings (no seg for validation data)."
-    cases = find_cases(data_dir, tuple(modalities))
-    files = [tuple(str(c.images[m]) for m in modalities) + ((str(c.seg),) if c.seg is not None else ())
-             for c in cases]
-    return (files, [c.subject_id for c in cases]) if return_subject_ids else files
 
 # %% ../nbs/04_data.ipynb #01e42121
 def _read_gz_fast(path:Path):
