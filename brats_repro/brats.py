@@ -12,10 +12,11 @@ from typing import Iterator
 import numpy as np
 
 # %% auto #0
-__all__ = ['MODALITIES', 'ALIASES', 'REGIONS', 'LABEL_NAMES', 'RESECTION_CAVITY', 'NAMINGS', 'REGION_RULES', 'BratsError',
-           'first_line', 'parse_shape', 'brats_labels', 'Naming', 'msd_naming', 'parse_filename', 'labels_to_regions',
-           'nest_regions', 'regions_to_labels', 'check_labels', 'atomic_output', 'atomic_write_bytes',
-           'os_error_reason', 'writing', 'check_output_file', 'stale_temps', 'remove_stale_temps', 'cpu_name']
+__all__ = ['MODALITIES', 'ALIASES', 'REGIONS', 'LABEL_NAMES', 'RESECTION_CAVITY', 'NAMINGS', 'REGION_THRESHOLD', 'REGION_RULES',
+           'BratsError', 'first_line', 'parse_shape', 'brats_labels', 'Naming', 'msd_naming', 'parse_filename',
+           'labels_to_regions', 'region_masks', 'nest_regions', 'regions_to_labels', 'check_labels', 'atomic_output',
+           'atomic_write_bytes', 'os_error_reason', 'writing', 'check_output_folder', 'check_output_file',
+           'stale_temps', 'remove_stale_temps', 'cpu_name']
 
 # %% ../nbs/00_brats.ipynb #7ef64877
 class BratsError(Exception):
@@ -177,24 +178,31 @@ def labels_to_regions(seg:np.ndarray, et_label:int=4) -> np.ndarray:
     return np.stack([wt, tc, et])
 
 # %% ../nbs/00_brats.ipynb #e0c9b4aa
+REGION_THRESHOLD = 0.5   # the paper: a voxel belongs to a region when its sigmoid is above 0.5
+
+def region_masks(regions:np.ndarray, # `[WT, TC, ET]` boolean masks or probabilities
+                 threshold:float=REGION_THRESHOLD, # probabilities above it count as the region
+                ) -> np.ndarray:
+    "Boolean masks: `regions` as they are if boolean, else `regions > threshold`."
+    regions = np.asarray(regions)
+    return regions if regions.dtype == bool else regions > threshold
+
 def nest_regions(regions:np.ndarray, # `[WT, TC, ET]` boolean masks or probabilities
                 ) -> np.ndarray:
     "Boolean `[WT, TC, ET]` made nested: ET ⊆ TC ⊆ WT (a voxel keeps an inner region only inside the outer ones)."
-    regions = np.asarray(regions)
-    wt, tc, et = (regions > 0.5) if regions.dtype != bool else regions
+    wt, tc, et = region_masks(regions)
     tc = tc & wt
     return np.stack([wt, tc, et & tc])
 
 REGION_RULES = ("precedence", "nested")
 
-def regions_to_labels(regions:np.ndarray, # `[WT, TC, ET]` boolean masks or probabilities (thresholded at 0.5)
+def regions_to_labels(regions:np.ndarray, # `[WT, TC, ET]` boolean masks or probabilities (`region_masks`)
                       et_label:int=4, # the label written for enhancing tumour: 4, or 3 from 2023
                       rule:str="precedence", # "precedence": WT, TC, ET each overwrite; "nested": `nest_regions` first
                      ) -> np.ndarray:
     "BraTS label map (uint8) from `[WT, TC, ET]` masks or probabilities, by the region→label `rule`."
     if rule not in REGION_RULES: raise BratsError(f"rule {rule!r}: expected one of {', '.join(REGION_RULES)}")
-    regions = np.asarray(regions)
-    wt, tc, et = nest_regions(regions) if rule == "nested" else (regions > 0.5 if regions.dtype != bool else regions)
+    wt, tc, et = nest_regions(regions) if rule == "nested" else region_masks(regions)
     seg = np.zeros(wt.shape, np.uint8)
     seg[wt] = 2
     seg[tc] = 1
@@ -257,6 +265,16 @@ def writing(path, # the file (or folder) being written, named in the message
     "Turn an `OSError` inside the block into `BratsError('<path>: <doing>: <reason>')`."
     try: yield
     except OSError as e: raise BratsError(f"{path}: {doing}: {os_error_reason(e)}") from None
+
+def check_output_folder(path, # a folder about to be written into (made if missing; its files may be replaced)
+                        what:str="output folder", # what the folder is, for the message
+                       ) -> Path:
+    "`path`, created if missing; `BratsError` at once if it is a file, cannot be made or cannot be written."
+    path = Path(path)
+    if path.exists() and not path.is_dir(): raise BratsError(f"{what} {path} is a file, not a folder")
+    with writing(path, f"{what}: cannot create it"): path.mkdir(parents=True, exist_ok=True)
+    if not os.access(path, os.W_OK): raise BratsError(f"{what} {path}: not writable")
+    return path
 
 def check_output_file(path, # a file about to be written (it may exist: it is replaced)
                       what:str="output file", # what the file is, for the message

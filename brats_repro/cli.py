@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse, os, sys, json
 from pathlib import Path
 from typing import Callable
-from .brats import BratsError, first_line, parse_shape, check_output_file
+from .brats import BratsError, parse_shape, check_output_file, os_error_reason
 
 # %% auto #0
 __all__ = ['shape_arg', 'thresholds_arg', 'cmd_synth', 'cmd_pack', 'train_config_from_args', 'describe_settings',
@@ -112,8 +112,8 @@ def check_train_dir(a:argparse.Namespace, # the parsed `predict` command line
 def cmd_predict(a:argparse.Namespace, # the parsed command line
                ):
     "`brats_repro predict`: one checkpoint, or several averaged (the paper's ensemble)."
-    from brats_repro.infer import (predict_folder, min_core_voxels_in, fit_thresholds, format_thresholds,
-                                   PAPER_THRESHOLDS)
+    from brats_repro.infer import predict_folder, min_core_voxels_in, format_thresholds, PAPER_THRESHOLDS
+    from brats_repro.thresholds import fit_thresholds
     check_train_dir(a)
     min_voxels = None
     if a.drop_small_cores:
@@ -246,10 +246,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 # %% ../nbs/31_cli.ipynb #9c9541ac
 def _os_error_line(e:OSError) -> str:
-    "One line for an operating-system error: the path and what went wrong (disk full, read-only, permission ...)."
+    "One line for an operating-system error: the path and what went wrong (`brats.os_error_reason`)."
     paths = " -> ".join(str(p) for p in (e.filename, e.filename2) if p is not None)
-    what = e.strerror or first_line(e) or type(e).__name__
-    return f"{paths}: {what}" if paths else f"{type(e).__name__}: {what}"
+    return f"{paths}: {os_error_reason(e)}" if paths else f"{type(e).__name__}: {os_error_reason(e)}"
 
 def main(argv:list[str]|None=None) -> int:
     "Entry point of the `brats_repro` command: run a subcommand; a `BratsError` or `OSError` is one line, exit 2."

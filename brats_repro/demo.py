@@ -15,7 +15,8 @@ from .data import find_cases, load_case
 from .metrics import evaluate_folder, write_metrics_csv, format_table, summarise, METRIC_COLUMNS
 from .config import TrainConfig
 from .train import train
-from .infer import predict_folder, min_core_voxels_in, fit_thresholds, format_thresholds, PAPER_THRESHOLDS
+from .infer import predict_folder, min_core_voxels_in, format_thresholds, PAPER_THRESHOLDS
+from .thresholds import fit_thresholds
 from .precision import choose_precision
 from .distributed import resolve_device, dist_env
 from .baseline import baseline_scores
