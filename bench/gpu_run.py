@@ -1,4 +1,4 @@
-"""One prepared GPU run that fills the notebooks' GPU figures and pictures (issue 13), in under 8 minutes on one
+"""One prepared GPU run that fills the notebooks' GPU figures and pictures, in under 8 minutes on one
 modern GPU. It writes `gpu_run.json` (figures, each beside the hardware they came from) and PNG pictures into
 `nbs/gpu_results/`, which the `#| gpu` cells of 12_model and 30_demo read.
 
