@@ -15,3 +15,4 @@ python -m venv "$work/venv"
 "$work/venv/bin/pip" install -q torch==2.13.0 "$wheel" > "$work/install.log" 2>&1 || { tail -20 "$work/install.log"; exit 1; }
 (cd "$work" && "$work/venv/bin/python" -c "import brats_repro; print('import brats_repro', brats_repro.__version__, 'from', brats_repro.__file__)")
 (cd "$work" && "$work/venv/bin/brats_repro" --help > /dev/null) && echo "brats_repro --help: ok"
+(cd "$work" && "$work/venv/bin/brats_repro" --version)
