@@ -15,8 +15,9 @@ from .brats import (BratsError, REGIONS, NAMINGS, Naming, atomic_write_bytes, fi
 
 # %% auto #0
 __all__ = ['HD95_EMPTY', 'METRIC_COLUMNS', 'COLUMNS', 'SUMMARY_STATS', 'dice_score', 'surface', 'surface_distances', 'hd95',
-           'evaluate_case', 'region_dice', 'find_predictions', 'find_segs', 'ground_truth', 'read_labels',
-           'evaluate_folder', 'summarise', 'metrics_csv_text', 'write_metrics_csv', 'format_table']
+           'case_regions', 'evaluate_case', 'region_dice', 'find_predictions', 'find_segs', 'ground_truth',
+           'read_labels', 'pair_cases', 'evaluate_folder', 'summarise', 'metrics_csv_text', 'write_metrics_csv',
+           'format_table']
 
 # %% ../nbs/20_metrics.ipynb #1489cd28
 def dice_score(pred:np.ndarray, # predicted mask
@@ -86,16 +87,24 @@ def hd95(pred:np.ndarray, # predicted mask
 METRIC_COLUMNS = ("dice_ET", "dice_TC", "dice_WT", "hd95_ET", "hd95_TC", "hd95_WT")
 COLUMNS = ("subject",) + METRIC_COLUMNS
 
+def case_regions(pred_labels:np.ndarray, # predicted BraTS label map
+                 gt_labels:np.ndarray, # true label map of the same shape
+                 et_label:int=4, # the enhancing-tumour label (4, or 3 from 2023 on)
+                 where:str="case_regions", # the caller, for the message
+                ) -> tuple[np.ndarray, np.ndarray]:
+    "Boolean `[WT, TC, ET]` regions of a prediction and its ground truth; `BratsError` if their shapes differ."
+    pred_labels, gt_labels = np.asarray(pred_labels), np.asarray(gt_labels)
+    if pred_labels.shape != gt_labels.shape:
+        raise BratsError(f"{where}: prediction shape {pred_labels.shape} != ground truth shape {gt_labels.shape}")
+    return labels_to_regions(pred_labels, et_label), labels_to_regions(gt_labels, et_label)
+
 def evaluate_case(pred_labels:np.ndarray, # predicted BraTS label map
                   gt_labels:np.ndarray, # true label map
                   spacing=(1.0, 1.0, 1.0), # voxel size in mm
                   et_label:int=4, # the enhancing-tumour label (4, or 3 from 2023 on)
                  ) -> dict:
     "Dice and HD95 (mm, 'max' variant) of ET, TC and WT for a predicted and a true BraTS label map."
-    pred_labels, gt_labels = np.asarray(pred_labels), np.asarray(gt_labels)
-    if pred_labels.shape != gt_labels.shape:
-        raise BratsError(f"evaluate_case: prediction shape {pred_labels.shape} != ground truth shape {gt_labels.shape}")
-    pr, gt = labels_to_regions(pred_labels, et_label), labels_to_regions(gt_labels, et_label)
+    pr, gt = case_regions(pred_labels, gt_labels, et_label, "evaluate_case")
     out = {}
     for i, r in enumerate(REGIONS): out[f"dice_{r}"] = dice_score(pr[i], gt[i])
     for i, r in enumerate(REGIONS): out[f"hd95_{r}"] = hd95(pr[i], gt[i], spacing)
@@ -219,12 +228,11 @@ def _package_labels(path, fmt:Naming, what:str) -> tuple[np.ndarray, tuple]:
     check_labels(labels, where=str(path), labels=fmt.labels)
     return fmt.to_package(labels), spacing
 
-def evaluate_folder(pred_dir, # folder of `<subject_id>.nii.gz` predictions
-                    gt_dir, # BraTS or MSD folder with the ground truth
-                    progress:bool=True, # show a progress bar
-                    missing:str="error", # a case without prediction: 'error', 'empty' (scored as empty) or 'skip'
-                   ) -> list[dict]:
-    "One row per case (`subject` + Dice/HD95 of ET, TC, WT) for `PRED_DIR/<subject>.nii.gz` against `GT_DIR`."
+def pair_cases(pred_dir, # folder of `<subject_id>.nii.gz` predictions
+               gt_dir, # BraTS or MSD folder with the ground truth
+               missing:str="error", # a case without prediction: 'error', 'empty' (kept) or 'skip' (left out)
+              ) -> tuple[list[str], dict, dict]:
+    "`(subjects to score, {subject: prediction path}, {subject: (seg path, naming)})`, shapes checked from headers."
     if missing not in ("error", "empty", "skip"):
         raise BratsError(f"missing={missing!r}: use 'error', 'empty' or 'skip'")
     preds, gts = find_predictions(pred_dir), ground_truth(gt_dir)
@@ -236,6 +244,15 @@ def evaluate_folder(pred_dir, # folder of `<subject_id>.nii.gz` predictions
                          f"or --missing empty, scores them as empty; 'skip' leaves them out)")
     sids = sorted(preds) if missing == "skip" else sorted(gts)
     _check_shapes(sids, preds, gts)
+    return sids, preds, gts
+
+def evaluate_folder(pred_dir, # folder of `<subject_id>.nii.gz` predictions
+                    gt_dir, # BraTS or MSD folder with the ground truth
+                    progress:bool=True, # show a progress bar
+                    missing:str="error", # a case without prediction: 'error', 'empty' (scored as empty) or 'skip'
+                   ) -> list[dict]:
+    "One row per case (`subject` + Dice/HD95 of ET, TC, WT) for `PRED_DIR/<subject>.nii.gz` against `GT_DIR`."
+    sids, preds, gts = pair_cases(pred_dir, gt_dir, missing)
     rows = []
     for sid in tqdm(sids, desc="evaluate", disable=not progress):
         seg_path, fmt = gts[sid]
