@@ -164,6 +164,12 @@ class H5CropDataset(Dataset):
             self._tumour[sid] = idx[::max(1, math.ceil(len(idx) / 4096))]
         return self._tumour[sid]
 
+# %% ../nbs/06_loader.ipynb #527a2a92
+def _empty(shape:Sequence[int]) -> torch.Tensor:
+    "An uninitialised float32 tensor: NumPy-allocated (huge pages) in the main process, shared memory in a worker."
+    if get_worker_info() is None: return torch.from_numpy(np.empty(shape, np.float32))
+    return torch.empty(tuple(shape)).share_memory_()
+
 # %% ../nbs/06_loader.ipynb #7489abe6
 def _plan(self:H5CropDataset, key) -> dict:
     "What item `key` (`i` or `(epoch, i)`) will be: subject, window start and size, flips, scale, shift."
@@ -201,12 +207,6 @@ def _getitem(self:H5CropDataset, key):
     return Slot(k, *shapes)
 
 H5CropDataset.plan, H5CropDataset.fill, H5CropDataset.__getitem__ = _plan, _fill, _getitem
-
-# %% ../nbs/06_loader.ipynb #527a2a92
-def _empty(shape:Sequence[int]) -> torch.Tensor:
-    "An uninitialised float32 tensor: NumPy-allocated (huge pages) in the main process, shared memory in a worker."
-    if get_worker_info() is None: return torch.from_numpy(np.empty(shape, np.float32))
-    return torch.empty(tuple(shape)).share_memory_()
 
 # %% ../nbs/06_loader.ipynb #adc6287e
 class EpochSampler(Sampler):

@@ -6,6 +6,7 @@
 from __future__ import annotations
 import torch
 import torch.nn.functional as F
+from fastcore.meta import delegates
 from .brats import BratsError, REGIONS
 from .blocks import float32_region
 from .model import NvNetOutput
@@ -45,15 +46,10 @@ def dice_per_channel(pred:torch.Tensor, # probabilities [B, C, *spatial]
         batch = 1 - (2 * inter.sum(0) + smooth_nr) / (den.sum(0) + eps)      # [C]: the batch as one volume
         return torch.where(pooled, batch.expand_as(per_case), per_case)
 
-def soft_dice_loss(pred:torch.Tensor, # probabilities [B, C, *spatial]
-                   target:torch.Tensor, # 0/1 targets of the same shape
-                   eps:float=1e-8, # added to the denominator
-                   smooth_nr:float=0.0, # added to numerator and denominator
-                   over_batch:bool|tuple=False, # per channel (or for all): one Dice over the whole batch
-                  ) -> torch.Tensor:
-    "The paper's soft Dice loss: per channel, summed over channels, averaged over the batch (a float32 scalar)."
-    return dice_per_channel(pred, target, eps, smooth_nr, over_batch).sum(1).mean()
-
+@delegates(dice_per_channel)
+def soft_dice_loss(pred:torch.Tensor, target:torch.Tensor, **kwargs) -> torch.Tensor:
+    "The paper's soft Dice loss: `dice_per_channel` summed over channels, averaged over the batch (a float32 scalar)."
+    return dice_per_channel(pred, target, **kwargs).sum(1).mean()
 
 # %% ../nbs/13_losses.ipynb #a6da49a8
 def bce_loss(pred:torch.Tensor, # sigmoid probabilities

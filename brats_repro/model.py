@@ -65,7 +65,8 @@ class NvNet(nn.Module):
                                        for w, n in zip(up_widths, blocks_up))
         self.seg_end = conv1(widths[0], out_channels)
         if vae:
-            self.vd_resampling = VDResampling(widths[-1], input_shape, latent, 16, num_groups, activation)
+            self.vd_resampling = VDResampling(in_ch=widths[-1], input_shape=input_shape, latent=latent,
+                                              num_groups=num_groups, activation=activation)
             self.vae_decoder = VAEDecoder(widths[-1], in_channels, blocks_up, num_groups, activation, checkpoint)
         self.checkpoint = checkpoint
 

@@ -4,7 +4,8 @@
 
 # %% ../nbs/11_vae.ipynb #e2f37cdf
 from __future__ import annotations
-import math
+import inspect, math
+from fastcore.meta import delegates
 import torch
 import torch.nn.functional as F
 from torch import nn, Tensor
@@ -83,18 +84,15 @@ class VU(nn.Module):
 
 # %% ../nbs/11_vae.ipynb #36fbde26
 class VDResampling(nn.Module):
-    "VD → VDraw → VU: encoder output [B,C,*s/8] to (features [B,C,*s/8], μ [B,L], σ [B,L])."
-    def __init__(self, in_ch:int=256, # channels of the encoder's output
-                 input_shape=(160, 192, 128), # the crop size the network is built for
-                 latent:int=128, # dimensions of the latent Gaussian
-                 mid_ch:int=16, # channels of the reduced code
-                 num_groups:int=8, # GroupNorm groups
-                 activation:str='relu', # 'relu' or 'elu'
-                ):
+    "VD → VDraw → VU, VU mirroring VD: encoder output [B,C,*s/8] to (features [B,C,*s/8], μ [B,L], σ [B,L])."
+    @delegates(VD)
+    def __init__(self, **kwargs): # VD's settings; VU mirrors its channels, crop, latent, code width and activation
         super().__init__()
-        self.vd = VD(in_ch, input_shape, latent, mid_ch, num_groups, activation)
-        self.vdraw = VDraw(latent)
-        self.vu = VU(in_ch, input_shape, latent, mid_ch, activation)
+        self.vd = VD(**kwargs)
+        settings = inspect.signature(VD).bind(**kwargs); settings.apply_defaults()
+        s = settings.arguments
+        self.vdraw = VDraw(s["latent"])
+        self.vu = VU(s["in_ch"], s["input_shape"], s["latent"], s["mid_ch"], s["activation"])
 
     def forward(self, x:Tensor) -> tuple[Tensor, Tensor, Tensor]:
         z, mu, sigma = self.vdraw(self.vd(x))
