@@ -133,12 +133,12 @@ def cmd_predict(a:argparse.Namespace, # the parsed command line
 
 def cmd_evaluate(a:argparse.Namespace, # the parsed command line
                 ):
-    "`brats_repro evaluate`."
-    from brats_repro.metrics import evaluate_folder, write_metrics_csv, format_table
+    "`brats_repro evaluate`: the paper's scores (`--scheme brats2018`) or today's official ones (`official`)."
+    from brats_repro.evaluate import score_folder, write_scores_csv, format_scores
     out = check_output_file(a.out, "--out")                  # before the evaluation work
-    rows = evaluate_folder(a.pred_dir, a.gt_dir, missing=a.missing)
-    write_metrics_csv(rows, out)
-    print(format_table(rows))
+    rows = score_folder(a.pred_dir, a.gt_dir, missing=a.missing, scheme=a.scheme, labels=a.labels)
+    write_scores_csv(rows, out, a.scheme)
+    print(format_scores(rows, a.scheme))
     print(f"wrote {out}")
 
 def cmd_demo(a:argparse.Namespace, # the parsed command line
@@ -218,6 +218,12 @@ def _add_result_commands(sub) -> None:
     s.add_argument("--out", default="metrics.csv", help="the per-case CSV to write (default: metrics.csv)")
     s.add_argument("--missing", choices=("error", "empty", "skip"), default="error",
                    help="a case without prediction: an error (default), scored as empty (BraTS rule), or skipped")
+    s.add_argument("--scheme", choices=("brats2018", "official"), default="brats2018",
+                   help="'brats2018' (default): Dice and max-of-directions HD95 per case, as the paper was scored; "
+                        "'official': today's BraTS evaluation, lesion-wise Dice and HD95, tp/fp/fn, pooled HD95")
+    s.add_argument("--labels", choices=("auto", "2018", "2023", "gli2024"), default="auto",
+                   help="label convention: 'auto' (from the file names), '2018' (ET = 4), '2023' (ET = 3), 'gli2024' "
+                        "(ET = 3, 4 = resection cavity, in no region)")
     s.set_defaults(func=cmd_evaluate)
     s = sub.add_parser("demo", help="synthesise, pack, train, predict and evaluate, end to end")
     s.add_argument("--out", default="demo_out", help="folder for the run, predictions, scores, pictures "
