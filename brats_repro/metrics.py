@@ -11,7 +11,7 @@ import nibabel as nib
 from scipy import ndimage
 from tqdm.auto import tqdm
 from .brats import (BratsError, REGIONS, NAMINGS, Naming, atomic_write_bytes, first_line, parse_filename,
-                               labels_to_regions, check_labels)
+                               labels_to_regions, check_labels, REGION_THRESHOLD)
 
 # %% auto #0
 __all__ = ['HD95_EMPTY', 'METRIC_COLUMNS', 'COLUMNS', 'SUMMARY_STATS', 'dice_score', 'surface', 'surface_distances', 'hd95',
@@ -113,7 +113,7 @@ def evaluate_case(pred_labels:np.ndarray, # predicted BraTS label map
 # %% ../nbs/20_metrics.ipynb #f0a082bc
 def region_dice(pred, # [3, ...] or [B, 3, X, Y, Z] probabilities or masks (NumPy or torch)
                 target, # the same shape, 0/1 or boolean
-                threshold:float=0.5, # probabilities above it count as the region
+                threshold:float=REGION_THRESHOLD, # probabilities above it count as the region
                ) -> dict:
     "Hard Dice of WT, TC, ET from probabilities or masks `[3, ...]` (or `[B, 3, X, Y, Z]`, averaged over cases)."
     if tuple(pred.shape) != tuple(target.shape):
@@ -121,8 +121,9 @@ def region_dice(pred, # [3, ...] or [B, 3, X, Y, Z] probabilities or masks (NumP
     batched = pred.ndim == 5
     if pred.shape[int(batched)] != len(REGIONS):
         raise BratsError(f"region_dice: expected {len(REGIONS)} region channels, got shape {tuple(pred.shape)}")
+    # `brats.region_masks`' rule, on the tensors' own device: booleans are masks, probabilities are thresholded
     p = pred if pred.dtype == bool or str(pred.dtype) == "torch.bool" else pred > threshold
-    t = target if target.dtype == bool or str(target.dtype) == "torch.bool" else target > 0.5
+    t = target if target.dtype == bool or str(target.dtype) == "torch.bool" else target > REGION_THRESHOLD
     if not batched: p, t = p[None], t[None]
     dims = tuple(range(2, p.ndim))
     inter, total = (p & t).sum(dims), p.sum(dims) + t.sum(dims)     # [B, 3] integer counts
