@@ -134,7 +134,7 @@ def short_training(work: Path, device, smoke: bool, out: Path) -> dict:
     "The paper recipe for a few hundred steps, then 8-flip TTA prediction of the held-out cases, scored and drawn."
     from brats_repro.config import TrainConfig
     from brats_repro.train import train
-    from brats_repro.checkpoint import plot_history
+    from brats_repro.runfolder import plot_history
     from brats_repro.infer import predict_folder
     from brats_repro.metrics import evaluate_folder, summarise
     from brats_repro.demo import draw_predictions

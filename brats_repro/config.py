@@ -47,6 +47,7 @@ class TrainConfig:
     folds: int | None = None            # K-fold cross-validation: hold out fold `fold` of K (overrides val_fraction)
     fold: int = 0                       # the held-out fold, 0 .. folds-1 (with `folds`)
     val_every: int = 1                  # validate every this many epochs (and after the last)
+    val_tta: bool = True                # validate with the 8 mirror flips, as `predict` does (24_infer)
     device: str = "auto"                # 'auto' (CUDA when present), 'cpu', 'cuda', 'cuda:1'
     amp: str | None = "auto"            # 'auto' (where it pays, 22_precision), 'bf16', 'fp16', None (float32)
     channels_last: bool | None = None   # channels_last_3d layout; None = auto (with bf16 autocast on CPU)

@@ -17,7 +17,7 @@ from .data import Case, find_cases, load_seg
 from .h5 import prepare_case, uncrop
 from .metrics import region_dice
 from .precision import choose_precision, autocast
-from .checkpoint import load_model
+from .runfolder import load_model
 
 # %% auto #0
 __all__ = ['PAPER_THRESHOLDS', 'pad_to_multiple', 'crop_to_shape', 'window_starts', 'window_weight', 'flip_combinations',
