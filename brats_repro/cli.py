@@ -256,9 +256,8 @@ def _os_error_line(e:OSError) -> str:
     paths = " -> ".join(str(p) for p in (e.filename, e.filename2) if p is not None)
     return f"{paths}: {os_error_reason(e)}" if paths else f"{type(e).__name__}: {os_error_reason(e)}"
 
-def main(argv:list[str]|None=None) -> int:
-    "Entry point of the `brats_repro` command: run a subcommand; a `BratsError` or `OSError` is one line, exit 2."
-    args = build_parser().parse_args(argv)
+def _run(args:argparse.Namespace) -> int:
+    "Run the parsed subcommand; its exit status (a `BratsError` or `OSError` is one line and 2)."
     try: args.func(args)
     except BratsError as e:
         print(f"brats_repro: error: {e}", file=sys.stderr)
@@ -270,6 +269,16 @@ def main(argv:list[str]|None=None) -> int:
         print("brats_repro: interrupted", file=sys.stderr)
         return 130
     return 0
+
+def main(argv:list[str]|None=None) -> int:
+    "Entry point of the `brats_repro` command: run a subcommand; a `BratsError` or `OSError` is one line, exit 2."
+    code = _run(build_parser().parse_args(argv))
+    if "WORLD_SIZE" in os.environ:                   # under torchrun
+        from brats_repro.distributed import dist_env, end_process
+        try: several = dist_env().enabled
+        except BratsError: several = False            # a bad environment: `_run` has said so already
+        if several: end_process(code)                 # PyTorch's clean-up can abort a finished run (91_distributed)
+    return code
 
 # %% ../nbs/31_cli.ipynb #a06c29a4
 def _run_as_script() -> bool:

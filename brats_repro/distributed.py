@@ -4,7 +4,7 @@
 
 # %% ../nbs/91_distributed.ipynb #a057316e
 from __future__ import annotations
-import os
+import os, sys
 from contextlib import contextmanager
 from dataclasses import dataclass
 import torch
@@ -15,7 +15,8 @@ from .brats import BratsError
 
 # %% auto #0
 __all__ = ['DistInfo', 'dist_env', 'process_group_backend', 'setup_distributed', 'teardown_distributed', 'resolve_device',
-           'process_group', 'torch_settings', 'any_process', 'wrap_ddp', 'mean_over_processes', 'gather', 'barrier']
+           'process_group', 'torch_settings', 'any_process', 'wrap_ddp', 'mean_over_processes', 'gather', 'barrier',
+           'end_process']
 
 # %% ../nbs/91_distributed.ipynb #190198b9
 @dataclass
@@ -138,3 +139,10 @@ def barrier(info:DistInfo, # this process's place in the run
            ) -> None:
     "Wait until every process gets here (nothing to wait for with one process)."
     if info.enabled: dist.barrier()
+
+# %% ../nbs/91_distributed.ipynb #e91e0002
+def end_process(code:int=0, # the exit status
+               ):
+    "Leave this process at once, after flushing stdout and stderr, skipping the interpreter's clean-up (see above)."
+    sys.stdout.flush(); sys.stderr.flush()
+    os._exit(code)
