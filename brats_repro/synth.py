@@ -31,10 +31,10 @@ TISSUE_INTENSITY = {
 }
 # tumour compartments: oedema, necrosis, enhancing rim, non-enhancing core (FLAIR: the oedema's own value, see below)
 TUMOUR_INTENSITY = {
-    "t1":    dict(ed=640,  ncr=330,  et=640,  net=585),
-    "t1ce":  dict(ed=660,  ncr=280,  et=1650, net=630),
+    "t1":    dict(ed=640,  ncr=330,  et=640,  net=545),
+    "t1ce":  dict(ed=660,  ncr=280,  et=1650, net=600),
     "flair": dict(ed=1050, ncr=520,  et=850,  net=1050),
-    "t2":    dict(ed=1500, ncr=1850, et=1150, net=1620),
+    "t2":    dict(ed=1500, ncr=1850, et=1150, net=1700),
 }
 
 @dataclass
