@@ -305,7 +305,7 @@ def synth_case(seed:int, # the case's seed: the same seed, the same case
     rng = np.random.default_rng(seed)
     affine = synth_affine(shape)
     hgg = bool(rng.random() < 0.75) if enhancing is None else bool(enhancing)
-    core = bool(rng.random() < (0.85 if hgg else 0.6))
+    core = bool(rng.random() < 0.85)   # necrosis (high grade) / a non-enhancing core (low grade)
     sc = draw_scanner(rng)
     brain, tum = synth_anatomy(rng, shape, affine, hgg, core)
     tis = brain.tissue
