@@ -10,7 +10,7 @@ from dataclasses import dataclass, asdict
 from pathlib import Path
 import numpy as np
 from .brats import BratsError, REGIONS, atomic_write_bytes
-from .synth import synth_dataset
+from .synth import synth_dataset, SYNTH_VERSION
 from .h5 import pack_dataset
 from .data import find_cases, load_case
 from .metrics import evaluate_folder, write_metrics_csv, format_table, summarise, METRIC_COLUMNS
@@ -79,7 +79,8 @@ def make_demo_data(data_dir, # the demo's data folder (made if missing)
     if data_dir.exists() and not data_dir.is_dir(): raise BratsError(f"demo data folder {data_dir} is a file")
     train_dir, test_dir, h5 = data_dir / "train", data_dir / "test", data_dir / "train.h5"
     stamp = _read_stamp(data_dir)
-    if stamp and stamp["spec"] == json.loads(json.dumps(asdict(spec))) and h5.is_file(): return train_dir, test_dir, h5
+    same = stamp and stamp["spec"] == json.loads(json.dumps(asdict(spec))) and stamp.get("synth") == SYNTH_VERSION
+    if same and h5.is_file(): return train_dir, test_dir, h5
     if stamp: _remove_written(data_dir, stamp)   # the demo's own files, made with other settings; nothing else
     _refuse_foreign(data_dir, (train_dir, test_dir, h5))
     phases = phases or Phases()
@@ -90,7 +91,7 @@ def make_demo_data(data_dir, # the demo's data folder (made if missing)
                       workers=workers, progress=progress)
     with phases("packing"): pack_dataset(train_dir, h5, workers=workers, progress=progress)
     files = [str(p.relative_to(data_dir)) for d in (train_dir, test_dir) for p in sorted(d.rglob("*")) if p.is_file()]
-    atomic_write_bytes(json.dumps(dict(spec=asdict(spec), files=files + ["train.h5"]), indent=0).encode(),
+    atomic_write_bytes(json.dumps(dict(spec=asdict(spec), synth=SYNTH_VERSION, files=files + ["train.h5"]), indent=0).encode(),
                        data_dir / STAMP)
     return train_dir, test_dir, h5
 
