@@ -172,6 +172,7 @@ def run_demo(out_dir="demo_out", # the run's outputs: run/, pred/, metrics.csv, 
     with ph("training"): history = train(h5, out / "run", config, progress=progress)
     ckpt = out / "run" / "last.pt"   # the final model, as in the paper (best.pt, chosen on few cases, stays in run/)
     min_voxels = min_core_voxels_in(train_dir) if drop_small else None
+    if tune_thresholds and progress: print(f"fitting the threshold of {', '.join(FITTED_REGIONS)} on {FIT_CASES} training cases")
     with ph("threshold fitting"):
         thresholds = (fit_thresholds(ckpt, train_dir, regions=FITTED_REGIONS, max_cases=FIT_CASES, tta=tta)
                       if tune_thresholds else PAPER_THRESHOLDS)
