@@ -126,13 +126,15 @@ def good_and_bad(rows:list[dict], # `evaluate_folder` rows
 def draw_predictions(test_dir, # the held-out cases (with segmentations)
                      pred_dir, # the network's label maps, `<subject>.nii.gz`
                      out_dir, # where the pictures go
-                     subjects:dict, # name -> subject, e.g. `good_and_bad(rows)`
+                     subjects:dict|None=None, # name -> subject, e.g. `good_and_bad(rows)`; None: the first `n` cases
+                     n:int=3, # how many cases when `subjects` is None
                     ) -> list[Path]:
     "Save `slices_<name>_<subject>.png`, truth against prediction on the slice with the most tumour, for each subject."
     import matplotlib.pyplot as plt
     import nibabel as nib
     from brats_repro.viz import compare_slices
     cases, paths = {c.subject_id: c for c in find_cases(test_dir)}, []
+    if subjects is None: subjects = {f"case{i}": sid for i, sid in enumerate(list(cases)[:n])}
     for name, sid in subjects.items():
         loaded = load_case(cases[sid])
         pred = np.asanyarray(nib.load(Path(pred_dir) / f"{sid}.nii.gz").dataobj)
