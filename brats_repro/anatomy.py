@@ -11,7 +11,7 @@ from .brats import parse_shape
 # %% auto #0
 __all__ = ['FOV_MM', 'BG', 'CSF', 'GM', 'WM', 'VESSEL', 'PLEXUS', 'WMH', 'TISSUES', 'synth_affine', 'world_axes',
            'bspline_weights', 'smooth_noise', 'n_ctrl', 'world_box', 'box_axes', 'Brain', 'brain_tissue', 'paint_tube',
-           'add_vessels', 'add_plexus_and_lesions', 'mass_effect']
+           'add_vessels', 'add_plexus_and_lesions', 'vessels_near', 'mass_effect']
 
 # %% ../nbs/02_anatomy.ipynb #6772e380
 FOV_MM = (240.0, 240.0, 155.0)
@@ -235,6 +235,23 @@ def add_plexus_and_lesions(rng:np.random.Generator, # the case's random stream
     for i in rng.choice(wm, size=min(len(wm), int(rng.integers(3, 13))), replace=False):
         c = [float(v.ravel()[k]) for v, k in zip(axes, np.unravel_index(i, t.shape))]
         _paint_ellipsoid(t, axes, WMH, c, rng.uniform(1.5, 4.5, 3), on=(WM, GM))
+
+def vessels_near(rng:np.random.Generator, # the case's random stream
+                 brain:Brain, # the tissue map, painted in place
+                 axes, # the world axes of the brain box (`box_axes`)
+                 centre, # the tumour's centre (mm)
+                 distance:float, # how far from `centre` the veins pass (mm), about the core's radius
+                 n=(1, 3), # range of the number of veins
+                ) -> None:
+    "Paint a few enhancing veins that pass about `distance` mm from `centre`: enhancing tissue right beside the tumour."
+    step = 0.5 * _spacing(axes).min()
+    for _ in range(int(rng.integers(n[0], n[1] + 1))):
+        u = rng.standard_normal(3); u /= np.linalg.norm(u)
+        w = np.cross(u, rng.standard_normal(3)); w /= np.linalg.norm(w)
+        p, half = np.asarray(centre) + u * distance * rng.uniform(0.95, 1.3), rng.uniform(15, 30)
+        paint_tube(brain.tissue, axes, VESSEL, _curve(rng, p - w * half, p + w * half, step, 4), rng.uniform(1.0, 2.0),
+                   on=(GM, WM, WMH))
+
 
 # %% ../nbs/02_anatomy.ipynb #0d2f5075
 def mass_effect(brain:Brain, # the tissue map, warped in place

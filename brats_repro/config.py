@@ -202,7 +202,7 @@ TrainConfig.validate = _validate
 PRESETS = {
     "paper": dict(val_fraction=0.0, keep_best=False, amp=None),
     "demo": dict(init_filters=8, dropout=0.0, crop_size=(48, 48, 48), batch_size=2, tumour_p=0.8, lr=1e-3,
-                 epochs=5, steps_per_epoch=115, amp="auto", channels_last=None, num_workers=0, val_fraction=0.0,
+                 epochs=4, steps_per_epoch=100, amp="auto", channels_last=None, num_workers=0, val_fraction=0.0,
                  keep_best=False, max_minutes=None, w_bce=1.0, dice_over_batch=("WT", "TC", "ET")),
 }
 

@@ -5,11 +5,12 @@
 # %% ../nbs/30_demo.ipynb #34d8ebde
 from __future__ import annotations
 import json, shutil, time
+from contextlib import contextmanager
 from dataclasses import dataclass, asdict
 from pathlib import Path
 import numpy as np
 from .brats import BratsError, REGIONS, atomic_write_bytes
-from .synth import synth_dataset
+from .synth import synth_dataset, SYNTH_VERSION
 from .h5 import pack_dataset
 from .data import find_cases, load_case
 from .metrics import evaluate_folder, write_metrics_csv, format_table, summarise, METRIC_COLUMNS
@@ -22,8 +23,8 @@ from .distributed import resolve_device, dist_env
 from .baseline import baseline_scores
 
 # %% auto #0
-__all__ = ['STAMP', 'FITTED_REGIONS', 'FIT_CASES', 'DemoData', 'make_demo_data', 'prepare_out_dir', 'summary_of',
-           'draw_predictions', 'run_demo']
+__all__ = ['STAMP', 'FITTED_REGIONS', 'FIT_CASES', 'DemoData', 'Phases', 'make_demo_data', 'prepare_out_dir', 'summary_of',
+           'good_and_bad', 'draw_predictions', 'run_demo']
 
 # %% ../nbs/30_demo.ipynb #171d7879
 @dataclass
@@ -34,6 +35,16 @@ class DemoData:
     shape: tuple = (96, 96, 64)
     seed: int = 0
     naming: str = "2018"
+
+class Phases:
+    "Wall seconds per named phase of a run, in the order the phases first ran: `with phases('training'): ...`."
+    def __init__(self): self.seconds = {}
+
+    @contextmanager
+    def __call__(self, name:str): # the phase's name (a repeated name adds up)
+        t = time.perf_counter()
+        try: yield
+        finally: self.seconds[name] = round(self.seconds.get(name, 0.0) + time.perf_counter() - t, 1)
 
 STAMP = "demo_data.json"   # the settings the data were made with, and every file the demo wrote
 
@@ -62,22 +73,26 @@ def make_demo_data(data_dir, # the demo's data folder (made if missing)
                    spec:DemoData=DemoData(), # what to synthesise
                    workers:int=2, # processes for synthesis and packing
                    progress:bool=True, # progress bars
+                   phases:"Phases|None"=None, # where to add the seconds of synthesis and packing
                   ) -> tuple[Path, Path, Path]:
     "Synthesise (or reuse) the training and test folders, pack the training cases: `(train_dir, test_dir, train_h5)`."
     data_dir = Path(data_dir)
     if data_dir.exists() and not data_dir.is_dir(): raise BratsError(f"demo data folder {data_dir} is a file")
     train_dir, test_dir, h5 = data_dir / "train", data_dir / "test", data_dir / "train.h5"
     stamp = _read_stamp(data_dir)
-    if stamp and stamp["spec"] == json.loads(json.dumps(asdict(spec))) and h5.is_file(): return train_dir, test_dir, h5
+    same = stamp and stamp["spec"] == json.loads(json.dumps(asdict(spec))) and stamp.get("synth") == SYNTH_VERSION
+    if same and h5.is_file(): return train_dir, test_dir, h5
     if stamp: _remove_written(data_dir, stamp)   # the demo's own files, made with other settings; nothing else
     _refuse_foreign(data_dir, (train_dir, test_dir, h5))
-    synth_dataset(train_dir, spec.n_train, seed=spec.seed, shape=spec.shape, naming=spec.naming,
-                  workers=workers, progress=progress)
-    synth_dataset(test_dir, spec.n_test, seed=spec.seed + 10_000, shape=spec.shape, naming=spec.naming,
-                  workers=workers, progress=progress)
-    pack_dataset(train_dir, h5, workers=workers, progress=progress)
+    phases = phases or Phases()
+    with phases("synthesis"):
+        synth_dataset(train_dir, spec.n_train, seed=spec.seed, shape=spec.shape, naming=spec.naming,
+                      workers=workers, progress=progress)
+        synth_dataset(test_dir, spec.n_test, seed=spec.seed + 10_000, shape=spec.shape, naming=spec.naming,
+                      workers=workers, progress=progress)
+    with phases("packing"): pack_dataset(train_dir, h5, workers=workers, progress=progress)
     files = [str(p.relative_to(data_dir)) for d in (train_dir, test_dir) for p in sorted(d.rglob("*")) if p.is_file()]
-    atomic_write_bytes(json.dumps(dict(spec=asdict(spec), files=files + ["train.h5"]), indent=0).encode(),
+    atomic_write_bytes(json.dumps(dict(spec=asdict(spec), synth=SYNTH_VERSION, files=files + ["train.h5"]), indent=0).encode(),
                        data_dir / STAMP)
     return train_dir, test_dir, h5
 
@@ -101,17 +116,31 @@ def summary_of(rows:list[dict], # `evaluate_folder` rows
     return {k: round(float(mean[k]), 4) for k in METRIC_COLUMNS}
 
 # %% ../nbs/30_demo.ipynb #fa5c7fb1
-def draw_predictions(test_dir, pred_dir, out_dir, n:int=3) -> list[Path]:
-    "Save `slices_<subject>.png`, truth against prediction on the slice with the most tumour, for `n` test cases."
+def good_and_bad(rows:list[dict], # `evaluate_folder` rows
+                ) -> dict:
+    "`{'good': subject, 'bad': subject}`: the test cases with the highest and the lowest mean Dice over the regions."
+    mean = lambda r: float(np.mean([r[f"dice_{k}"] for k in REGIONS]))
+    ranked = sorted((r for r in rows if r["subject"] not in ("mean", "std", "median")), key=mean)
+    if not ranked: raise BratsError("good_and_bad: no scored cases")
+    return dict(good=ranked[-1]["subject"], bad=ranked[0]["subject"])
+
+def draw_predictions(test_dir, # the held-out cases (with segmentations)
+                     pred_dir, # the network's label maps, `<subject>.nii.gz`
+                     out_dir, # where the pictures go
+                     subjects:dict|None=None, # name -> subject, e.g. `good_and_bad(rows)`; None: the first `n` cases
+                     n:int=3, # how many cases when `subjects` is None
+                    ) -> list[Path]:
+    "Save `slices_<name>_<subject>.png`, truth against prediction on the slice with the most tumour, for each subject."
     import matplotlib.pyplot as plt
     import nibabel as nib
     from brats_repro.viz import compare_slices
-    paths = []
-    for case in find_cases(test_dir)[:n]:
-        loaded = load_case(case)
-        pred = np.asanyarray(nib.load(Path(pred_dir) / f"{case.subject_id}.nii.gz").dataobj)
-        fig = compare_slices(loaded.image, loaded.seg, pred)
-        paths.append(Path(out_dir) / f"slices_{case.subject_id}.png")
+    cases, paths = {c.subject_id: c for c in find_cases(test_dir)}, []
+    if subjects is None: subjects = {f"case{i}": sid for i, sid in enumerate(list(cases)[:n])}
+    for name, sid in subjects.items():
+        loaded = load_case(cases[sid])
+        pred = np.asanyarray(nib.load(Path(pred_dir) / f"{sid}.nii.gz").dataobj)
+        fig = compare_slices(loaded.image, loaded.seg, pred, title=f"{name} case: {sid}")
+        paths.append(Path(out_dir) / f"slices_{name}_{sid}.png")
         fig.savefig(paths[-1], dpi=80, bbox_inches="tight"); plt.close(fig)
     return paths
 
@@ -141,26 +170,33 @@ def run_demo(out_dir="demo_out", # the run's outputs: run/, pred/, metrics.csv, 
     if minutes is not None: config = config.update(max_minutes=minutes)
     precision = choose_precision(config.amp, resolve_device(config.device, dist_env()).type, config.channels_last)
     print(precision.why)
-    out = prepare_out_dir(out_dir)
-    train_dir, test_dir, h5 = make_demo_data(data_dir, data, progress=progress)
-    history = train(h5, out / "run", config, progress=progress)
+    out, ph = prepare_out_dir(out_dir), Phases()
+    train_dir, test_dir, h5 = make_demo_data(data_dir, data, progress=progress, phases=ph)
+    with ph("training"): history = train(h5, out / "run", config, progress=progress)
     ckpt = out / "run" / "last.pt"   # the final model, as in the paper (best.pt, chosen on few cases, stays in run/)
     min_voxels = min_core_voxels_in(train_dir) if drop_small else None
-    thresholds = (fit_thresholds(ckpt, train_dir, regions=FITTED_REGIONS, max_cases=FIT_CASES, tta=tta)
-                  if tune_thresholds else PAPER_THRESHOLDS)
+    if tune_thresholds and progress: print(f"fitting the threshold of {', '.join(FITTED_REGIONS)} on {FIT_CASES} training cases")
+    with ph("threshold fitting"):
+        thresholds = (fit_thresholds(ckpt, train_dir, regions=FITTED_REGIONS, max_cases=FIT_CASES, tta=tta)
+                      if tune_thresholds else PAPER_THRESHOLDS)
     print("region thresholds " + ("fitted on the training cases" if tune_thresholds else "of the paper") + ": "
           + format_thresholds(thresholds))
-    predict_folder(ckpt, test_dir, out / "pred", tta=tta, progress=progress, min_voxels=min_voxels,
-                   thresholds=thresholds)
-    rows = evaluate_folder(out / "pred", test_dir, progress=progress)
-    write_metrics_csv(rows, out / "metrics.csv")
-    print(format_table(rows))
-    if (out / "run" / "curves.png").is_file(): shutil.copy(out / "run" / "curves.png", out / "curves.png")
-    draw_predictions(test_dir, out / "pred", out)
-    summary = summary_of(rows) | baseline_scores(train_dir, test_dir, min_voxels=min_voxels) | dict(
+    with ph("prediction"):
+        predict_folder(ckpt, test_dir, out / "pred", tta=tta, progress=progress, min_voxels=min_voxels,
+                       thresholds=thresholds)
+    with ph("scoring"):
+        rows = evaluate_folder(out / "pred", test_dir, progress=progress)
+        write_metrics_csv(rows, out / "metrics.csv")
+        print(format_table(rows))
+        if (out / "run" / "curves.png").is_file(): shutil.copy(out / "run" / "curves.png", out / "curves.png")
+        draw_predictions(test_dir, out / "pred", out, good_and_bad(rows))
+    with ph("baseline"): base = baseline_scores(train_dir, test_dir, min_voxels=min_voxels)
+    summary = summary_of(rows) | base | dict(
         n_test=len(rows), seed=seed, steps=sum(r.get("steps", 0) for r in history), precision=precision.why,
         min_core_voxels=min_voxels, thresholds=dict(zip(REGIONS, thresholds)), checkpoint=str(ckpt),
-        wall_s=round(time.time() - t0, 1))
+        phases_s=ph.seconds, wall_s=round(time.time() - t0, 1))
     print(_network_vs_baseline(summary))
+    print("seconds per phase: " + ", ".join(f"{k} {v:.0f}" for k, v in ph.seconds.items()))
     atomic_write_bytes(json.dumps(summary, indent=1).encode(), out / "summary.json")
     return summary
+

@@ -12,7 +12,8 @@ from torch import nn
 from .brats import BratsError
 
 # %% auto #0
-__all__ = ['BF16_MIN_SPEEDUP', 'autocast', 'conv_step_seconds', 'cpu_bf16_check', 'Precision', 'choose_precision']
+__all__ = ['BF16_MIN_SPEEDUP', 'autocast', 'conv_step_seconds', 'cpu_bf16_check', 'Precision', 'cpu_channels_last',
+           'choose_precision']
 
 # %% ../nbs/22_precision.ipynb #ef460966
 def autocast(device_type:str, # 'cpu' or 'cuda'
@@ -75,9 +76,15 @@ def _auto_dtype(device_type:str) -> tuple[torch.dtype|None, str]:
         return (torch.bfloat16 if use else None), why
     return None, f"device {device_type}: float32"
 
+def cpu_channels_last() -> tuple[bool, str]:
+    "`(use channels_last_3d, why)` on this CPU: on where oneDNN runs the convolutions with AVX2 or better kernels."
+    cap, onednn = torch.backends.cpu.get_cpu_capability(), torch.backends.mkldnn.is_available()
+    on = onednn and cap.startswith(("AVX2", "AVX512", "AMX"))
+    return on, f"oneDNN {'with' if onednn else 'absent'}, {cap} kernels"
+
 def choose_precision(amp:str|torch.dtype|None="auto", # 'auto', 'bf16', 'fp16', None (float32) or a dtype
                      device_type:str="cpu", # 'cpu' or 'cuda'
-                     channels_last:bool|None=None, # the layout; None: on with bf16 on CPU
+                     channels_last:bool|None=None, # the layout; None: on CPU where `cpu_channels_last` says so, else off
                     ) -> Precision:
     "The autocast dtype and layout for `amp` on `device_type`, with one line saying why."
     if isinstance(amp, torch.dtype) or amp is None:
@@ -85,6 +92,6 @@ def choose_precision(amp:str|torch.dtype|None="auto", # 'auto', 'bf16', 'fp16', 
     elif amp == "auto": dtype, why = _auto_dtype(device_type)
     elif amp in _DTYPES: dtype, why = _DTYPES[amp], f"amp={amp!r}: as asked"
     else: raise BratsError(f"amp={amp!r}: one of 'auto', 'bf16', 'fp16', None")
-    if channels_last is None: channels_last = device_type == "cpu" and dtype == torch.bfloat16
+    if channels_last is None: channels_last = device_type == "cpu" and cpu_channels_last()[0]
     layout = f"channels_last_3d {'on' if channels_last else 'off'}"
     return Precision(dtype, bool(channels_last), f"precision: {why}; {layout}")

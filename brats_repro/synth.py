@@ -9,15 +9,17 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 import numpy as np
+from scipy import ndimage
 import nibabel as nib
 from .brats import BratsError, MODALITIES, NAMINGS, atomic_output, check_labels, parse_shape
 from .anatomy import BG, GM, WM, VESSEL, PLEXUS, WMH, Brain, synth_affine, world_axes, world_box, box_axes
 from .anatomy import smooth_noise, n_ctrl, brain_tissue, add_vessels, add_plexus_and_lesions, mass_effect
+from .anatomy import vessels_near
 
 # %% auto #0
-__all__ = ['TISSUE_INTENSITY', 'TUMOUR_INTENSITY', 'Scanner', 'draw_scanner', 'blob_distance', 'Site', 'tumour_site', 'Tumour',
-           'add_tumour', 'SynthCase', 'synth_anatomy', 'synth_case', 'save_nifti', 'write_case', 'case_seed',
-           'synth_dataset']
+__all__ = ['TISSUE_INTENSITY', 'TUMOUR_INTENSITY', 'SYNTH_VERSION', 'Scanner', 'draw_scanner', 'blob_distance', 'Site',
+           'tumour_site', 'enhancing_rim', 'satellite_foci', 'partial_volume', 'Tumour', 'add_tumour', 'SynthCase',
+           'synth_anatomy', 'synth_case', 'save_nifti', 'write_case', 'case_seed', 'synth_dataset']
 
 # %% ../nbs/03_synth.ipynb #a73e88b4
 #                   BG   CSF    GM    WM  vessel plexus  WMH
@@ -27,12 +29,12 @@ TISSUE_INTENSITY = {
     "flair": (0,  170,  560,  430,  330,  520,  950),
     "t2":    (0, 1900, 1050,  700,  450,  1300, 1350),
 }
-# tumour compartments: oedema, necrosis (high grade), enhancing rim, non-enhancing core (low grade)
+# tumour compartments: oedema, necrosis, enhancing rim, non-enhancing core (FLAIR: the oedema's own value, see below)
 TUMOUR_INTENSITY = {
-    "t1":    dict(ed=640,  ncr=330,  et=640,  net=440),
-    "t1ce":  dict(ed=660,  ncr=280,  et=1650, net=470),
-    "flair": dict(ed=1050, ncr=520,  et=850,  net=720),
-    "t2":    dict(ed=1500, ncr=1850, et=1150, net=1650),
+    "t1":    dict(ed=640,  ncr=330,  et=640,  net=545),
+    "t1ce":  dict(ed=660,  ncr=280,  et=1650, net=600),
+    "flair": dict(ed=1050, ncr=520,  et=850,  net=1050),
+    "t2":    dict(ed=1500, ncr=1850, et=1150, net=1700),
 }
 
 @dataclass
@@ -49,8 +51,10 @@ def draw_scanner(rng:np.random.Generator, # the case's random stream
                 ) -> Scanner:
     "Random acquisition settings of one case (a different 'scanner' and patient each time)."
     u = lambda lo, hi: {m: float(rng.uniform(lo, hi)) for m in MODALITIES}
-    return Scanner(gain=u(0.7, 1.4), contrast=u(0.8, 1.2), noise=u(0.03, 0.08), bias=float(rng.uniform(0.06, 0.22)),
-                   enhancement=float(rng.uniform(0.6, 1.0)), oedema=float(rng.uniform(0.5, 1.0)))
+    level = float(rng.uniform(0.025, 0.09))     # the case's noise level; each sequence within ±20 % of it
+    return Scanner(gain=u(0.7, 1.4), contrast=u(0.8, 1.2), noise={m: level * v for m, v in u(0.8, 1.2).items()},
+                   bias=float(rng.uniform(0.05, 0.3)), enhancement=float(rng.uniform(0.6, 1.0)),
+                   oedema=float(rng.uniform(0.5, 1.0)))
 
 def _tissue_lut(m:str, sc:Scanner, rng) -> np.ndarray:
     "Intensity per tissue code for sequence `m` under scanner `sc` (±5 % jitter per tissue)."
@@ -69,6 +73,13 @@ def _tumour_value(m:str, k:str, sc:Scanner, rng) -> np.float32:
     v = wm + (TUMOUR_INTENSITY[m][k] - wm) * sc.contrast[m]
     if m == "t1ce" and k == "et": v = wm + (v - wm) * sc.enhancement
     return np.float32(v * sc.gain[m] * rng.uniform(0.93, 1.07))
+
+def _tumour_values(m:str, sc:Scanner, rng) -> dict:
+    "Intensity of every tumour compartment on `m`; on FLAIR the non-enhancing core takes the oedema's value."
+    vals = {k: _tumour_value(m, k, sc, rng) for k in ("ed", "ncr", "et", "net")}
+    if m == "flair": vals["net"] = vals["ed"]
+    return vals
+
 
 # %% ../nbs/03_synth.ipynb #031dd3ac
 def _rotation(rng:np.random.Generator) -> np.ndarray:
@@ -104,31 +115,91 @@ class Site:
 
 def tumour_site(rng:np.random.Generator, # the case's random stream
                 brain:Brain, # the tissue map the tumour will grow in
+                deep_p:float=0.3, # probability of a site beside the lateral ventricle (and its choroid plexus)
                ) -> Site:
-    "A random tumour site in the inner part of one hemisphere of `brain`, away from the midline."
+    "A random tumour site in the inner part of one hemisphere of `brain`, away from the midline, or beside a ventricle."
     ax, ay, az = brain.radii
     side = float(rng.choice([-1.0, 1.0]))
     r_ed = rng.uniform(18, 30); r_core = r_ed * rng.uniform(0.55, 0.8)
+    deep = rng.random() < deep_p
     while True:
-        c = (brain.midline + side * rng.uniform(18, 42), rng.uniform(-50, 50), brain.centre_z + rng.uniform(-10, 35))
+        if deep: c = (brain.midline + side * rng.uniform(17, 24), rng.uniform(-30, 5), brain.centre_z + rng.uniform(0, 14))
+        else: c = (brain.midline + side * rng.uniform(18, 42), rng.uniform(-50, 50), brain.centre_z + rng.uniform(-10, 35))
         if (c[0] / ax)**2 + (c[1] / ay)**2 + ((c[2] - brain.centre_z) / az)**2 < 0.6**2:
             return Site(side, c, r_ed, r_core)
 
+
+# %% ../nbs/03_synth.ipynb #dfc6097f
+def _spacing_of(x, y, z) -> list[float]:
+    "Voxel size (mm) along each of three broadcastable world axes."
+    return [abs(float(v.ravel()[1] - v.ravel()[0])) if v.size > 1 else 1.0 for v in (x, y, z)]
+
+def enhancing_rim(rng:np.random.Generator, # the case's random stream
+                  d_core:np.ndarray, # the core's normalised distance (`blob_distance`, < 1 inside)
+                  r_core:float, # the core's radius (mm)
+                  size_mm, # the grid's extent along each axis (mm)
+                  thickness_mm=(2.0, 5.0), # range of the rim's mean thickness (mm)
+                  broken=(0.1, 0.4), # range of the share of the rim lost to gaps
+                 ) -> np.ndarray:
+    "Mask of a thin, irregular, broken enhancing rim: the core's outer shell, its thickness varying along it, with gaps."
+    shape = d_core.shape
+    vary = np.clip(1 + 0.6 * smooth_noise(rng, shape, n_ctrl(size_mm, 12)), 0.25, 2.0)
+    thick = np.float32(rng.uniform(*thickness_mm) / r_core) * vary
+    rim = (d_core < 1) & (d_core >= 1 - thick)
+    gaps = smooth_noise(rng, shape, n_ctrl(size_mm, 10))
+    if rim.any(): rim &= gaps >= np.quantile(gaps[rim], rng.uniform(*broken))
+    return rim
+
+def satellite_foci(rng:np.random.Generator, # the case's random stream
+                   x, y, z, # broadcastable world axes of the grid (mm)
+                   where:np.ndarray, # voxels a focus may be centred on
+                   n:int, # how many foci
+                   radius_mm=(2.5, 4.5), # range of their radii (mm)
+                  ) -> np.ndarray:
+    "Mask of `n` small balls centred on random voxels of `where`: satellite foci of enhancing tumour."
+    out = np.zeros(where.shape, bool)
+    idx = np.flatnonzero(where)
+    for i in rng.choice(idx, size=min(int(n), idx.size), replace=False):
+        c = [float(v.ravel()[k]) for v, k in zip((x, y, z), np.unravel_index(i, where.shape))]
+        out |= (x - c[0])**2 + (y - c[1])**2 + (z - c[2])**2 < rng.uniform(*radius_mm)**2
+    return out
+
+def partial_volume(mask:np.ndarray, # a compartment's voxels
+                   spacing, # voxel size along each axis (mm)
+                   blur_mm:float, # the blur's standard deviation (mm): about a voxel's edge blur at 1 mm
+                  ) -> np.ndarray:
+    "The share of each voxel filled by the compartment when its edges are blurred by `blur_mm` (float32, 0-1)."
+    return ndimage.gaussian_filter(mask.astype(np.float32), [blur_mm / s for s in spacing], truncate=3.0)
+
+
+# %% ../nbs/03_synth.ipynb #39fad5e3
 @dataclass
 class Tumour:
-    "Tumour labels (0, 1, 2, 4) in the box `box` of the brain box, oedema strength there, and what kind of case it is."
-    labels: np.ndarray   # uint8 [box shape]
-    oedema: np.ndarray   # float32 [box shape]: 1 deep in the oedema, fading towards its edge
-    box: tuple           # slices into the brain box
-    high_grade: bool     # enhancing core (4) with optional necrosis (1), else non-enhancing core (1) or oedema only
-    centre: tuple        # mm
+    "Tumour labels (0, 1, 2, 4) in the box `box` of the brain box, how each compartment is drawn there, and the case's kind."
+    labels: np.ndarray       # uint8 [box shape]
+    oedema: np.ndarray       # float32 [box shape]: 1 deep in the oedema, fading towards its edge
+    box: tuple               # slices into the brain box
+    high_grade: bool         # an enhancing rim (4) around necrosis or non-enhancing core (1), else a core (1) or oedema only
+    centre: tuple            # mm
+    enhancement: np.ndarray | None = None  # float32 [box shape]: share of enhancing tumour per voxel (partial volume)
+    necrosis: np.ndarray | None = None     # float32 [box shape]: how fluid-like the core is (0: like solid core, 1: like fluid)
+
+def _core_labels(rng, x, y, z, d_core, d_ed, reach, lab, site) -> None:
+    "High grade, on a core labelled 1: its thin broken rim and a few satellite foci in the oedema labelled 4."
+    size_mm = [abs(float(v.ravel()[-1] - v.ravel()[0])) + 1 for v in (x, y, z)]
+    core_m = lab == 1
+    lab[enhancing_rim(rng, d_core, site.r_core, size_mm) & core_m] = 4
+    if not (lab == 4).any():   # a core too small for the rim on this grid: its outer third enhances
+        lab[core_m & (d_core >= np.quantile(d_core[core_m], 0.66))] = 4
+    where = (lab == 2) & (d_core > 1.3) & (d_ed < 0.8 * np.maximum(reach, 0.1))
+    lab[satellite_foci(rng, x, y, z, where, rng.integers(0, 5)) & (lab == 2)] = 4
 
 def add_tumour(rng:np.random.Generator, # the case's random stream
                brain:Brain, # the tissue map (after `mass_effect`)
                axes, # the world axes of the brain box (`box_axes`)
                site:Site, # where (`tumour_site`)
-               high_grade:bool, # an enhancing core (label 4), else no enhancing tumour
-               core:bool, # high grade: necrosis inside the enhancing core; low grade: a core (1), else oedema only
+               high_grade:bool, # an enhancing rim (label 4), else no enhancing tumour
+               core:bool, # high grade: necrosis inside the rim (else solid non-enhancing core); low grade: a core (1), else oedema only
               ) -> Tumour:
     "Draw a tumour at `site` of `brain` (`axes`: world axes of the brain box); oedema reaches further in white matter."
     c, side = site.centre, site.side
@@ -144,13 +215,21 @@ def add_tumour(rng:np.random.Generator, # the case's random stream
     reach = np.select([np.isin(t, (WM, WMH)), np.isin(t, (GM, VESSEL))], [1.15, 0.75], 0.0).astype(np.float32)
     lab = np.zeros(t.shape, np.uint8)
     lab[((d_ed < reach) | core_m) & inside] = 2
-    if high_grade:
-        lab[core_m] = 4
-        if core: lab[core_m & (d_core < rng.uniform(0.35, 0.6))] = 1
-    elif core:
+    size_mm = [abs(float(v.ravel()[-1] - v.ravel()[0])) + 1 for v in (x, y, z)]
+    necrosis = np.zeros(t.shape, np.float32)
+    if high_grade or core:
         lab[core_m] = 1
+        cap = (d_core < 1 + rng.uniform(0.1, 0.3)) & (smooth_noise(rng, t.shape, n_ctrl(size_mm, 12)) > 0.3)
+        lab[cap & (lab == 2)] = 1             # non-enhancing tumour beyond the core's outline, among the oedema
+    if high_grade:
+        _core_labels(rng, x, y, z, d_core, d_ed, reach, lab, site)
+        if core:                              # necrosis: the inner core, partly as dark as fluid, partly like solid core
+            mix = np.clip(0.6 + 0.5 * smooth_noise(rng, t.shape, n_ctrl(size_mm, 8)), 0, 1)
+            necrosis = np.where((lab == 1) & (d_core < rng.uniform(0.5, 0.75)), mix, 0).astype(np.float32)
+    enhancement = partial_volume(lab == 4, _spacing_of(x, y, z), rng.uniform(0.8, 1.6))
     oedema = np.clip((reach - d_ed) / np.maximum(reach, 0.1) * 2.5 + 0.35, 0.35, 1).astype(np.float32)
-    return Tumour(lab, oedema, sl, high_grade, c)
+    return Tumour(lab, oedema, sl, high_grade, c, enhancement, necrosis)
+
 
 # %% ../nbs/03_synth.ipynb #570a6655
 @dataclass
@@ -169,9 +248,9 @@ class SynthCase:
         "The images stacked `[4, X, Y, Z]` in `MODALITIES` order."
         return np.stack([self.images[m] for m in MODALITIES])
 
-def _bias(rng:np.random.Generator, shape, amplitude:float) -> list[np.ndarray]:
-    "Three 1-D smooth factors, one per axis, whose outer product is a separable bias field of about ±`amplitude`."
-    return [np.exp(amplitude * smooth_noise(rng, (n, 1, 1), (5, 4, 4))[:, 0, 0]).astype(np.float32) for n in shape]
+def _bias(rng:np.random.Generator, shape, amplitude:float) -> np.ndarray:
+    "A smooth multiplicative bias field over `shape` of about ±`amplitude` (log scale), its shape random per case."
+    return np.exp(amplitude * smooth_noise(rng, shape, (5, 5, 5))).astype(np.float32)
 
 def synth_anatomy(rng:np.random.Generator, # the case's random stream
                   shape, # the volume's shape
@@ -179,34 +258,41 @@ def synth_anatomy(rng:np.random.Generator, # the case's random stream
                   high_grade:bool, # see `add_tumour`
                   core:bool, # see `add_tumour`
                  ) -> tuple[Brain, Tumour]:
-    "Tissue map with vessels, plexus and lesions, pushed aside by a tumour drawn at a random site."
+    "Tissue map with vessels, plexus and lesions, pushed aside by a tumour drawn at a random site, veins beside it."
     brain = brain_tissue(rng, shape, affine)
     axes = box_axes(world_axes(shape, affine), brain.box)
     add_vessels(rng, brain, axes)
     add_plexus_and_lesions(rng, brain, axes)
     site = tumour_site(rng, brain)
     mass_effect(brain, axes, site.centre, site.r_ed, rng.uniform(0.3, 0.55))
+    vessels_near(rng, brain, axes, site.centre, site.r_core)
     return brain, add_tumour(rng, brain, axes, site, high_grade, core)
 
 def _paint_tumour(v:np.ndarray, m:str, comp:dict, sc:Scanner, rng, lut) -> None:
-    "Set tumour voxels of `v` (sequence `m`); `comp`: compartment -> (positions, texture, patchiness, oedema weight)."
-    for k, (p, tex, patchy, fade) in comp.items():
-        val = _tumour_value(m, k, sc, rng) * tex
-        if k == "ed":      # oedema: a blend with the tissue underneath, fading towards its edge
-            v[p] += fade * (sc.oedema if m in ("flair", "t2") else 1.0) * (val - v[p])
-        elif k == "et" and m == "t1ce":   # patchy enhancement
-            v[p] = lut[WM] + (val - lut[WM]) * patchy
-        else: v[p] = val
+    "Set tumour voxels of `v` (sequence `m`); `comp`: compartment -> (positions, texture, patchiness, weight)."
+    vals = _tumour_values(m, sc, rng)
+    strength = np.float32(sc.oedema if m in ("flair", "t2") else 1.0)
+    p, tex, _, w = comp["ed"]            # oedema: a blend with the tissue underneath, fading towards its edge
+    v[p] += w * strength * (vals["ed"] * tex - v[p])
+    p, tex, _, _ = comp["core"]          # the core as deep oedema, with its own (close) T1, T1ce and T2
+    v[p] += strength * (vals["net"] * tex - v[p])
+    p, tex, _, w = comp["ncr"]           # necrosis: towards fluid by its weight
+    v[p] += w * (vals["ncr"] * tex - v[p])
+    p, tex, patchy, w = comp["et"]       # enhancement by its partial-volume share, patchy on T1ce
+    et = lut[WM] + (vals["et"] * tex - lut[WM]) * patchy if m == "t1ce" else vals["et"] * tex
+    v[p] += w * (et - v[p])
 
-def _compartments(tum:Tumour, lv, ijk, rng, hgg:bool) -> dict:
-    "Tumour compartment -> (positions in the brain vector, texture, patchiness, oedema weight)."
+def _compartments(tum:Tumour, lv, tv, ijk, rng) -> dict:
+    "Tumour compartment -> (positions in the brain vector, texture, patchiness, weight) for `_paint_tumour`."
     tpos = np.flatnonzero(lv); tl = lv[tpos]
     in_tum = tuple(i[tpos] - s.start for i, s in zip(ijk, tum.box))
     tex = (1 + 0.08 * smooth_noise(rng, tum.labels.shape, (6, 6, 6)))[in_tum]
     patchy = np.clip(1 + 0.25 * smooth_noise(rng, tum.labels.shape, (7, 7, 7)), 0.6, 1.3)[in_tum]
-    fade = tum.oedema[in_tum]
-    sel = dict(ed=tl == 2, ncr=(tl == 1) & hgg, et=tl == 4, net=(tl == 1) & (not hgg))
-    return {k: (tpos[s], tex[s], patchy[s], fade[s]) for k, s in sel.items()}
+    weight = dict(ed=tum.oedema[in_tum], core=np.ones(tpos.size, np.float32), ncr=tum.necrosis[in_tum],
+                  et=tum.enhancement[in_tum])
+    sel = dict(ed=(tl == 2) & ~np.isin(tv[tpos], (VESSEL, PLEXUS)),   # vessels and plexus keep enhancing in oedema
+               core=(tl == 1) | (tl == 4), ncr=weight["ncr"] > 0, et=weight["et"] > 0.01)
+    return {k: (tpos[s], tex[s], patchy[s], weight[k][s]) for k, s in sel.items()}
 
 def synth_case(seed:int, # the case's seed: the same seed, the same case
                shape=(240, 240, 155), # the volume's shape; the field of view stays BraTS's
@@ -219,7 +305,7 @@ def synth_case(seed:int, # the case's seed: the same seed, the same case
     rng = np.random.default_rng(seed)
     affine = synth_affine(shape)
     hgg = bool(rng.random() < 0.75) if enhancing is None else bool(enhancing)
-    core = bool(rng.random() < (0.85 if hgg else 0.6))
+    core = bool(rng.random() < 0.85)   # necrosis (high grade) / a non-enhancing core (low grade)
     sc = draw_scanner(rng)
     brain, tum = synth_anatomy(rng, shape, affine, hgg, core)
     tis = brain.tissue
@@ -229,15 +315,14 @@ def synth_case(seed:int, # the case's seed: the same seed, the same case
     ij, iz = np.divmod(flat, np.int32(tis.shape[2]))         # brain voxel -> (x·Y + y, z) in the box
     ijk = (*np.divmod(ij, np.int32(tis.shape[1])), iz)
     tv, lv = tis.ravel()[flat], lab.ravel()[flat]
-    comp = _compartments(tum, lv, ijk, rng, hgg)
+    comp = _compartments(tum, lv, tv, ijk, rng)
     out_idx = np.ravel_multi_index(tuple(i + s.start for i, s in zip(ijk, brain.box)), shape).astype(np.int32)
     images = {}
     for m in MODALITIES:
         lut = _tissue_lut(m, sc, rng)
         v = lut[tv]
         _paint_tumour(v, m, comp, sc, rng, lut)
-        bx, by, bz = _bias(rng, tis.shape, sc.bias)
-        v *= np.outer(bx, by).ravel()[ij]; v *= bz[iz]
+        v *= _bias(rng, tis.shape, sc.bias).ravel()[flat]
         noise = rng.standard_normal(v.shape, dtype=np.float32)
         noise *= np.float32(sc.noise[m] * lut[GM if m == "flair" else WM])
         v += noise
@@ -284,6 +369,8 @@ def write_case(case:SynthCase, # the case to write
     return folder
 
 # %% ../nbs/03_synth.ipynb #336465ff
+SYNTH_VERSION = 2   # raised whenever the same seed starts giving other cases (2: the harder cores)
+
 def case_seed(seed:int, # the data set's seed
               i:int, # the case's number
              ) -> int:
