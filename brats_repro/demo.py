@@ -150,7 +150,7 @@ def _network_vs_baseline(summary:dict) -> str:
     line = lambda name, pre: f"{name:<22}" + "".join(f"  {r} {summary[pre + r]:.3f}" for r in REGIONS)
     return line("network, Dice", "dice_") + "\n" + line("threshold baseline", "baseline_dice_")
 
-FITTED_REGIONS, FIT_CASES = ("WT",), 8   # `infer.fit_thresholds` on WT only, on the first 8 training cases (below)
+FITTED_REGIONS, FIT_CASES = ("WT",), 8   # `thresholds.fit_thresholds` on WT only, on the first 8 training cases (below)
 
 def run_demo(out_dir="demo_out", # the run's outputs: run/, pred/, metrics.csv, summary.json, pictures
              data_dir="data/demo", # the synthetic cases and their packed file (reused when the settings match)
@@ -160,7 +160,7 @@ def run_demo(out_dir="demo_out", # the run's outputs: run/, pred/, metrics.csv, 
              config:TrainConfig|None=None, # training settings (default: the `'demo'` preset with `seed`)
              tta:bool=True, # average the 8 mirror flips at prediction, as the paper does
              drop_small:bool=True, # `infer.drop_small_cores` on the network's and the baseline's predictions
-             tune_thresholds:bool=True, # fit WT's threshold on training cases (`infer.fit_thresholds`); False: 0.5
+             tune_thresholds:bool=True, # fit WT's threshold on training cases (`thresholds.fit_thresholds`); False: 0.5
              progress:bool=True, # progress bars and per-epoch lines
             ) -> dict:
     "Synthesise, pack, train, predict and evaluate, and score the intensity baseline; write the results to `out_dir`."
