@@ -7,6 +7,9 @@ Every run has its own folder, --out/runs/<arm>-n<size>-s<seed>/; a rerun skips f
 interrupted one. --out/results.csv (one row per run) and --out/cases.csv (one row per held-out case) grow as runs
 finish and are copied to --publish after each run (by default where the notebook's report reads them). Runs go
 smallest size first, seeds in order, the arms of one (size, seed) together, so complete paired cells come early.
+After the synthetic generator or the 'demo' preset changes, start a new --out: the data made there are reused
+as long as their DemoData settings match, whatever generator made them, and an unfinished run would continue
+under the new settings.
 
     # the synthetic grid on this CPU, in the background (3 arms × 4 sizes × 5 seeds = 60 runs)
     PYTHONPATH=. nohup nice -n 10 python bench/ablate_vae.py --out runs/ablation_vae > runs/ablation_vae.log 2>&1 &
@@ -25,7 +28,7 @@ PUBLISH = {"demo": "nbs/ablation", "paper": "nbs/ablation_brats"}   # what the n
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter,
-                                 epilog="\n".join(__doc__.splitlines()[9:]))
+                                 epilog="\n".join(__doc__.splitlines()[12:]))
     ap.add_argument("--out", required=True, help="the grid's folder (outside git, or git-ignored like runs/)")
     ap.add_argument("--arms", nargs="+", default=list(ARMS), choices=list(ARMS), help="default: all three")
     ap.add_argument("--sizes", nargs="+", type=int, default=[4, 8, 16, 32], help="training-set sizes (first n cases)")
