@@ -328,6 +328,9 @@ def conclusion(table:list[dict], # rows of `compare_arms` (any comparisons)
             lines.append(f"{comp}: no resolved difference (the 95% interval spans 0) at "
                          + ", ".join(f"{n} cases {g}" for n, g in unresolved) + ".")
         if any(r["seeds"] < 5 for r in rows):
-            lines.append(f"{comp}: cells with fewer than 5 seeds are provisional; with one seed the interval "
-                         "holds the test cases' variation only.")
+            lines.append(f"{comp}: cells with fewer than 5 seeds are provisional (with few seeds the bootstrap "
+                         "interval is too narrow; with one it holds the test cases' variation only).")
+    k = max(r["seeds"] for r in table)
+    lines.append(f"With {k} seed{'s' * (k != 1)} the exact sign-flip test cannot give p below {2 / 2 ** k:.3g}: "
+                 "the interval is the claim, p says how consistent its sign is across seeds.")
     return "\n\n".join(lines)
