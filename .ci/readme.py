@@ -1,5 +1,6 @@
 #!/usr/bin/env python
-"""Build README.md from nbs/index.ipynb (nbdev_readme needs Quarto, which cannot be installed here).
+"""Build README.md from nbs/index.ipynb (nbdev_readme needs Quarto, which cannot be installed here); pictures that
+the notebook shows from nbs/images/ are linked from the repository root.
 
     python .ci/readme.py          # write README.md
     python .ci/readme.py --check  # exit 1 if README.md differs from what index.ipynb gives
@@ -27,7 +28,7 @@ def render(nb_path=ROOT / 'nbs' / 'index.ipynb') -> str:
     parts = []
     for cell in nb['cells']:
         src = ''.join(cell['source'])
-        if cell['cell_type'] == 'markdown': parts.append(src.strip()); continue
+        if cell['cell_type'] == 'markdown': parts.append(src.strip().replace('](images/', '](nbs/images/')); continue
         flags = _flags(src)
         if 'hide' in flags: continue
         code = '\n'.join(l for l in src.splitlines() if not l.startswith('#|')).strip()

@@ -14,7 +14,7 @@ from .config import TrainConfig
 from .data import find_cases
 from .h5 import pack_dataset, PackedFile
 from .demo import DemoData, make_demo_data
-from .checkpoint import lock_run_folder, unlock_run_folder
+from .runfolder import lock_run_folder, unlock_run_folder
 from .train import train
 from .infer import predict_folder
 from .metrics import evaluate_folder, read_labels
