@@ -9,17 +9,16 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 import numpy as np
-from scipy import ndimage
 import nibabel as nib
 from .brats import BratsError, MODALITIES, NAMINGS, atomic_output, check_labels, parse_shape
-from .anatomy import BG, GM, WM, VESSEL, PLEXUS, WMH, Brain, synth_affine, world_axes, world_box, box_axes
-from .anatomy import smooth_noise, n_ctrl, brain_tissue, add_vessels, add_plexus_and_lesions, mass_effect
+from .anatomy import BG, GM, WM, VESSEL, PLEXUS, WMH, Brain, synth_affine, world_axes, box_axes
+from .anatomy import smooth_noise, brain_tissue, add_vessels, add_plexus_and_lesions, mass_effect
 from .anatomy import vessels_near
+from .tumour import Tumour, tumour_site, add_tumour
 
 # %% auto #0
-__all__ = ['TISSUE_INTENSITY', 'TUMOUR_INTENSITY', 'SYNTH_VERSION', 'Scanner', 'draw_scanner', 'blob_distance', 'Site',
-           'tumour_site', 'enhancing_rim', 'satellite_foci', 'partial_volume', 'Tumour', 'add_tumour', 'SynthCase',
-           'synth_anatomy', 'synth_case', 'save_nifti', 'write_case', 'case_seed', 'synth_dataset']
+__all__ = ['TISSUE_INTENSITY', 'TUMOUR_INTENSITY', 'SYNTH_VERSION', 'Scanner', 'draw_scanner', 'SynthCase', 'synth_anatomy',
+           'synth_case', 'save_nifti', 'write_case', 'case_seed', 'synth_dataset']
 
 # %% ../nbs/03_synth.ipynb #a73e88b4
 #                   BG   CSF    GM    WM  vessel plexus  WMH
@@ -79,156 +78,6 @@ def _tumour_values(m:str, sc:Scanner, rng) -> dict:
     vals = {k: _tumour_value(m, k, sc, rng) for k in ("ed", "ncr", "et", "net")}
     if m == "flair": vals["net"] = vals["ed"]
     return vals
-
-
-# %% ../nbs/03_synth.ipynb #031dd3ac
-def _rotation(rng:np.random.Generator) -> np.ndarray:
-    "A uniformly random 3×3 rotation matrix (from a random unit quaternion)."
-    a, b, c, d = (q := rng.standard_normal(4)) / np.linalg.norm(q)
-    return np.array([[a*a+b*b-c*c-d*d, 2*(b*c-a*d), 2*(b*d+a*c)],
-                     [2*(b*c+a*d), a*a-b*b+c*c-d*d, 2*(c*d-a*b)],
-                     [2*(b*d-a*c), 2*(c*d+a*b), a*a-b*b-c*c+d*d]], np.float32)
-
-def blob_distance(rng:np.random.Generator, # the case's random stream
-                  x, y, z, # broadcastable world axes of the grid (mm)
-                  centre, # the blob's centre (mm)
-                  radius:float, # its radius (mm), before a random squeeze or stretch along each of its axes
-                  bump:float, # the bumps' amplitude, as a fraction of the radius
-                  spacing:float, # about one bump this often (mm)
-                 ) -> np.ndarray:
-    "Normalised distance to `centre` (< 1 inside) of a random rotated, stretched blob with a bumpy surface."
-    M = _rotation(rng) * (rng.uniform(0.8, 1.25, 3).astype(np.float32)[:, None] / np.float32(radius))
-    dx, dy, dz = x - centre[0], y - centre[1], z - centre[2]
-    d = sum((r[0] * dx + r[1] * dy + r[2] * dz) ** 2 for r in M)
-    np.sqrt(d, out=d)
-    size_mm = [abs(float(v.ravel()[-1] - v.ravel()[0])) + 1 for v in (x, y, z)]
-    d += bump * smooth_noise(rng, d.shape, n_ctrl(size_mm, spacing))
-    return d
-
-@dataclass
-class Site:
-    "Where a tumour grows: hemisphere (`side` ±1), centre (mm), oedema and core radii (mm)."
-    side: float
-    centre: tuple
-    r_ed: float
-    r_core: float
-
-def tumour_site(rng:np.random.Generator, # the case's random stream
-                brain:Brain, # the tissue map the tumour will grow in
-                deep_p:float=0.3, # probability of a site beside the lateral ventricle (and its choroid plexus)
-               ) -> Site:
-    "A random tumour site in the inner part of one hemisphere of `brain`, away from the midline, or beside a ventricle."
-    ax, ay, az = brain.radii
-    side = float(rng.choice([-1.0, 1.0]))
-    r_ed = rng.uniform(18, 30); r_core = r_ed * rng.uniform(0.55, 0.8)
-    deep = rng.random() < deep_p
-    while True:
-        if deep: c = (brain.midline + side * rng.uniform(17, 24), rng.uniform(-30, 5), brain.centre_z + rng.uniform(0, 14))
-        else: c = (brain.midline + side * rng.uniform(18, 42), rng.uniform(-50, 50), brain.centre_z + rng.uniform(-10, 35))
-        if (c[0] / ax)**2 + (c[1] / ay)**2 + ((c[2] - brain.centre_z) / az)**2 < 0.6**2:
-            return Site(side, c, r_ed, r_core)
-
-
-# %% ../nbs/03_synth.ipynb #dfc6097f
-def _spacing_of(x, y, z) -> list[float]:
-    "Voxel size (mm) along each of three broadcastable world axes."
-    return [abs(float(v.ravel()[1] - v.ravel()[0])) if v.size > 1 else 1.0 for v in (x, y, z)]
-
-def enhancing_rim(rng:np.random.Generator, # the case's random stream
-                  d_core:np.ndarray, # the core's normalised distance (`blob_distance`, < 1 inside)
-                  r_core:float, # the core's radius (mm)
-                  size_mm, # the grid's extent along each axis (mm)
-                  thickness_mm=(2.0, 5.0), # range of the rim's mean thickness (mm)
-                  broken=(0.1, 0.4), # range of the share of the rim lost to gaps
-                 ) -> np.ndarray:
-    "Mask of a thin, irregular, broken enhancing rim: the core's outer shell, its thickness varying along it, with gaps."
-    shape = d_core.shape
-    vary = np.clip(1 + 0.6 * smooth_noise(rng, shape, n_ctrl(size_mm, 12)), 0.25, 2.0)
-    thick = np.float32(rng.uniform(*thickness_mm) / r_core) * vary
-    rim = (d_core < 1) & (d_core >= 1 - thick)
-    gaps = smooth_noise(rng, shape, n_ctrl(size_mm, 10))
-    if rim.any(): rim &= gaps >= np.quantile(gaps[rim], rng.uniform(*broken))
-    return rim
-
-def satellite_foci(rng:np.random.Generator, # the case's random stream
-                   x, y, z, # broadcastable world axes of the grid (mm)
-                   where:np.ndarray, # voxels a focus may be centred on
-                   n:int, # how many foci
-                   radius_mm=(2.5, 4.5), # range of their radii (mm)
-                  ) -> np.ndarray:
-    "Mask of `n` small balls centred on random voxels of `where`: satellite foci of enhancing tumour."
-    out = np.zeros(where.shape, bool)
-    idx = np.flatnonzero(where)
-    for i in rng.choice(idx, size=min(int(n), idx.size), replace=False):
-        c = [float(v.ravel()[k]) for v, k in zip((x, y, z), np.unravel_index(i, where.shape))]
-        out |= (x - c[0])**2 + (y - c[1])**2 + (z - c[2])**2 < rng.uniform(*radius_mm)**2
-    return out
-
-def partial_volume(mask:np.ndarray, # a compartment's voxels
-                   spacing, # voxel size along each axis (mm)
-                   blur_mm:float, # the blur's standard deviation (mm): about a voxel's edge blur at 1 mm
-                  ) -> np.ndarray:
-    "The share of each voxel filled by the compartment when its edges are blurred by `blur_mm` (float32, 0-1)."
-    return ndimage.gaussian_filter(mask.astype(np.float32), [blur_mm / s for s in spacing], truncate=3.0)
-
-
-# %% ../nbs/03_synth.ipynb #39fad5e3
-@dataclass
-class Tumour:
-    "Tumour labels (0, 1, 2, 4) in the box `box` of the brain box, how each compartment is drawn there, and the case's kind."
-    labels: np.ndarray       # uint8 [box shape]
-    oedema: np.ndarray       # float32 [box shape]: 1 deep in the oedema, fading towards its edge
-    box: tuple               # slices into the brain box
-    high_grade: bool         # an enhancing rim (4) around necrosis or non-enhancing core (1), else a core (1) or oedema only
-    centre: tuple            # mm
-    enhancement: np.ndarray | None = None  # float32 [box shape]: share of enhancing tumour per voxel (partial volume)
-    necrosis: np.ndarray | None = None     # float32 [box shape]: how fluid-like the core is (0: like solid core, 1: like fluid)
-
-def _core_labels(rng, x, y, z, d_core, d_ed, reach, lab, site) -> None:
-    "High grade, on a core labelled 1: its thin broken rim and a few satellite foci in the oedema labelled 4."
-    size_mm = [abs(float(v.ravel()[-1] - v.ravel()[0])) + 1 for v in (x, y, z)]
-    core_m = lab == 1
-    lab[enhancing_rim(rng, d_core, site.r_core, size_mm) & core_m] = 4
-    if not (lab == 4).any():   # a core too small for the rim on this grid: its outer third enhances
-        lab[core_m & (d_core >= np.quantile(d_core[core_m], 0.66))] = 4
-    where = (lab == 2) & (d_core > 1.3) & (d_ed < 0.8 * np.maximum(reach, 0.1))
-    lab[satellite_foci(rng, x, y, z, where, rng.integers(0, 5)) & (lab == 2)] = 4
-
-def add_tumour(rng:np.random.Generator, # the case's random stream
-               brain:Brain, # the tissue map (after `mass_effect`)
-               axes, # the world axes of the brain box (`box_axes`)
-               site:Site, # where (`tumour_site`)
-               high_grade:bool, # an enhancing rim (label 4), else no enhancing tumour
-               core:bool, # high grade: necrosis inside the rim (else solid non-enhancing core); low grade: a core (1), else oedema only
-              ) -> Tumour:
-    "Draw a tumour at `site` of `brain` (`axes`: world axes of the brain box); oedema reaches further in white matter."
-    c, side = site.centre, site.side
-    R = site.r_ed * 1.7
-    sl = world_box(axes, [v - R for v in c], [v + R for v in c])
-    x, y, z = box_axes(axes, sl)
-    t = brain.tissue[sl]
-    d_core = blob_distance(rng, x, y, z, c, site.r_core, 0.15, 9)
-    c2 = tuple(v + rng.uniform(-0.2, 0.2) * site.r_core for v in c)
-    d_ed = blob_distance(rng, x, y, z, c2, site.r_ed, 0.3, 8)
-    inside = (t > 0) & ((x - brain.midline) * side > 1.5)
-    core_m = (d_core < 1) & inside
-    reach = np.select([np.isin(t, (WM, WMH)), np.isin(t, (GM, VESSEL))], [1.15, 0.75], 0.0).astype(np.float32)
-    lab = np.zeros(t.shape, np.uint8)
-    lab[((d_ed < reach) | core_m) & inside] = 2
-    size_mm = [abs(float(v.ravel()[-1] - v.ravel()[0])) + 1 for v in (x, y, z)]
-    necrosis = np.zeros(t.shape, np.float32)
-    if high_grade or core:
-        lab[core_m] = 1
-        cap = (d_core < 1 + rng.uniform(0.1, 0.3)) & (smooth_noise(rng, t.shape, n_ctrl(size_mm, 12)) > 0.3)
-        lab[cap & (lab == 2)] = 1             # non-enhancing tumour beyond the core's outline, among the oedema
-    if high_grade:
-        _core_labels(rng, x, y, z, d_core, d_ed, reach, lab, site)
-        if core:                              # necrosis: the inner core, partly as dark as fluid, partly like solid core
-            mix = np.clip(0.6 + 0.5 * smooth_noise(rng, t.shape, n_ctrl(size_mm, 8)), 0, 1)
-            necrosis = np.where((lab == 1) & (d_core < rng.uniform(0.5, 0.75)), mix, 0).astype(np.float32)
-    enhancement = partial_volume(lab == 4, _spacing_of(x, y, z), rng.uniform(0.8, 1.6))
-    oedema = np.clip((reach - d_ed) / np.maximum(reach, 0.1) * 2.5 + 0.35, 0.35, 1).astype(np.float32)
-    return Tumour(lab, oedema, sl, high_grade, c, enhancement, necrosis)
 
 
 # %% ../nbs/03_synth.ipynb #570a6655
