@@ -62,9 +62,9 @@ def id_digest(ids) -> str:
     return hashlib.sha1(" ".join(sorted(ids)).encode()).hexdigest()[:12]
 
 def generator_digest() -> str:
-    "A fingerprint of the synthetic generator's code (`synth`, `anatomy`): rows made on other synthetic data differ."
-    import inspect, brats_repro.synth as synth, brats_repro.anatomy as anatomy
-    return id_digest([inspect.getsource(synth), inspect.getsource(anatomy)])
+    "The synthetic generator's version, `synth.SYNTH_VERSION` (raised whenever the same seed starts giving other cases)."
+    from brats_repro.synth import SYNTH_VERSION
+    return f"v{SYNTH_VERSION}"
 
 def demo_seed_data(root, # the grid's data folder
                    seed:int, # the data seed
