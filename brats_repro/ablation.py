@@ -32,7 +32,7 @@ ARMS = {"vae": dict(vae=True, dropout=0.0),                 # NvNet + VAE branch
         "novae_dropout": dict(vae=False, dropout=0.2)}      # no VAE, the paper's spatial dropout 0.2 instead
 
 GRID_SETTINGS = {   # what the ablation adds to the `TrainConfig` preset of the same name
-    "demo": dict(),  # the demo preset as it is: a fixed 5 epochs × 115 steps of 2 crops of 48³
+    "demo": dict(),  # the demo preset as it is: a fixed 4 epochs × 100 steps of 2 crops of 48³
     "paper": dict(crop_size=(160, 192, 128), batch_size=1, epochs=30, steps_per_epoch=100, amp="auto",
                   num_workers=4),   # the paper's crop and batch, a fixed 3,000 steps for every size, one GPU
 }

@@ -10,9 +10,12 @@ from typing import NamedTuple
 import torch
 from torch import nn
 from .brats import BratsError
+from .config import TrainConfig
+from .model import NvNet
+from .losses import NvNetLoss
 
 # %% auto #0
-__all__ = ['BF16_MIN_SPEEDUP', 'autocast', 'conv_step_seconds', 'cpu_bf16_check', 'Precision', 'cpu_channels_last',
+__all__ = ['BF16_MIN_SPEEDUP', 'autocast', 'cpu_channels_last', 'train_step_seconds', 'cpu_bf16_check', 'Precision',
            'choose_precision']
 
 # %% ../nbs/22_precision.ipynb #ef460966
@@ -22,40 +25,52 @@ def autocast(device_type:str, # 'cpu' or 'cuda'
     "`torch.autocast` for `dtype`, or a no-op context when `dtype` is None."
     return torch.autocast(device_type=device_type, dtype=dtype) if dtype is not None else nullcontext()
 
+# %% ../nbs/22_precision.ipynb #6526e352
+def cpu_channels_last() -> tuple[bool, str]:
+    "`(use channels_last_3d, why)` on this CPU: on where oneDNN runs the convolutions with AVX2 or better kernels."
+    cap, onednn = torch.backends.cpu.get_cpu_capability(), torch.backends.mkldnn.is_available()
+    on = onednn and cap.startswith(("AVX2", "AVX512", "AMX"))
+    return on, f"oneDNN {'with' if onednn else 'absent'}, {cap} kernels"
+
 # %% ../nbs/22_precision.ipynb #142be2d3
-def conv_step_seconds(dtype:torch.dtype|None, # autocast dtype, None for float32
-                      size:int=24, # side of the cubic input
-                      channels:int=8, # channels of the input and of both convolutions
-                      repeats:int=3, # timed runs (after one warm-up); the best is returned
-                     ) -> float:
-    "Seconds for forward + backward of two 3×3×3 convolutions on a batch of 2 on the CPU (best of `repeats`)."
+def train_step_seconds(dtype:torch.dtype|None, # autocast dtype, None for float32
+                       channels_last:bool, # network and input in the `channels_last_3d` layout
+                       cfg:TrainConfig|None=None, # the network, crop and batch (default: the 'demo' preset's)
+                       repeats:int=2, # timed steps (after one warm-up); the best is returned
+                      ) -> float:
+    "Seconds of one training step of `cfg`'s network on random data on the CPU: forward, loss, backward (best of `repeats`)."
+    cfg = cfg or TrainConfig.preset("demo")
     torch.manual_seed(0)
-    conv, x = nn.Conv3d(channels, channels, 3, padding=1), torch.randn(2, channels, size, size, size)
-    if dtype is not None:
-        conv, x = conv.to(memory_format=torch.channels_last_3d), x.contiguous(memory_format=torch.channels_last_3d)
+    model, loss = NvNet(**cfg.model_config()).train(), NvNetLoss(w_bce=cfg.w_bce)
+    x = torch.randn(cfg.batch_size, 4, *cfg.crop_size)
+    y = (torch.rand(cfg.batch_size, 3, *cfg.crop_size) > 0.9).float()
+    if channels_last:
+        model, x = model.to(memory_format=torch.channels_last_3d), x.contiguous(memory_format=torch.channels_last_3d)
     best = float("inf")
     for i in range(repeats + 1):
         t = time.perf_counter()
         with autocast("cpu", dtype):
-            y = conv(conv(x))
-        y.float().square().mean().backward()
+            out = model(x)
+        loss(out, x, y)[0].backward()
+        model.zero_grad(set_to_none=True)
         if i: best = min(best, time.perf_counter() - t)
     return best
 
 # %% ../nbs/22_precision.ipynb #a27b82b2
-BF16_MIN_SPEEDUP = 1.3   # bf16 must be at least this much faster than float32 to be chosen on CPU
+BF16_MIN_SPEEDUP = 1.3   # bf16 must make a training step at least this much faster than float32 to be chosen on CPU
 
 @functools.lru_cache(maxsize=None)
 def cpu_bf16_check() -> tuple[bool, str]:
-    "`(use bf16, why)` for this CPU: AVX-512 kernels or better, and a measured speed-up >= `BF16_MIN_SPEEDUP`."
+    "`(use bf16, why)` for this CPU: AVX-512 kernels or better, and a measured step speed-up >= `BF16_MIN_SPEEDUP`."
     cap = torch.backends.cpu.get_cpu_capability()
     if not cap.startswith(("AVX512", "AMX")):
         return False, f"CPU capability {cap}: no native bf16, float32"
-    fp32, bf16 = conv_step_seconds(None), conv_step_seconds(torch.bfloat16)
+    layout = cpu_channels_last()[0]
+    fp32, bf16 = (train_step_seconds(dt, layout) for dt in (None, torch.bfloat16))
     speedup = fp32 / bf16
     verdict = "bf16 autocast" if speedup >= BF16_MIN_SPEEDUP else "float32"
-    return speedup >= BF16_MIN_SPEEDUP, (f"CPU capability {cap}, bf16 conv3d step {speedup:.2f}x the speed of "
-                                         f"float32 (needs {BF16_MIN_SPEEDUP}x): {verdict}")
+    return speedup >= BF16_MIN_SPEEDUP, (f"CPU capability {cap}, the demo's training step {speedup:.2f}x as fast "
+                                         f"in bf16 as in float32 (needs {BF16_MIN_SPEEDUP}x): {verdict}")
 
 # %% ../nbs/22_precision.ipynb #4a25ae95
 class Precision(NamedTuple):
@@ -75,12 +90,6 @@ def _auto_dtype(device_type:str) -> tuple[torch.dtype|None, str]:
         use, why = cpu_bf16_check()
         return (torch.bfloat16 if use else None), why
     return None, f"device {device_type}: float32"
-
-def cpu_channels_last() -> tuple[bool, str]:
-    "`(use channels_last_3d, why)` on this CPU: on where oneDNN runs the convolutions with AVX2 or better kernels."
-    cap, onednn = torch.backends.cpu.get_cpu_capability(), torch.backends.mkldnn.is_available()
-    on = onednn and cap.startswith(("AVX2", "AVX512", "AMX"))
-    return on, f"oneDNN {'with' if onednn else 'absent'}, {cap} kernels"
 
 def choose_precision(amp:str|torch.dtype|None="auto", # 'auto', 'bf16', 'fp16', None (float32) or a dtype
                      device_type:str="cpu", # 'cpu' or 'cuda'
