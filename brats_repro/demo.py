@@ -177,7 +177,8 @@ def run_demo(out_dir="demo_out", # the run's outputs: run/, pred/, metrics.csv, 
     min_voxels = min_core_voxels_in(train_dir) if drop_small else None
     if tune_thresholds and progress: print(f"fitting the threshold of {', '.join(FITTED_REGIONS)} on {FIT_CASES} training cases")
     with ph("threshold fitting"):
-        thresholds = (fit_thresholds(ckpt, train_dir, regions=FITTED_REGIONS, max_cases=FIT_CASES, tta=tta)
+        thresholds = (fit_thresholds(ckpt, train_dir, regions=FITTED_REGIONS, max_cases=FIT_CASES, tta=tta,
+                                     progress=progress)
                       if tune_thresholds else PAPER_THRESHOLDS)
     print("region thresholds " + ("fitted on the training cases" if tune_thresholds else "of the paper") + ": "
           + format_thresholds(thresholds))

@@ -5,6 +5,7 @@
 # %% ../nbs/28_thresholds.ipynb #a28e0003
 from __future__ import annotations
 import numpy as np
+from tqdm.auto import tqdm
 from .brats import BratsError, REGIONS, REGION_THRESHOLD, labels_to_regions
 from .data import find_cases
 from .metrics import region_dice
@@ -31,6 +32,7 @@ def mean_threshold_dice(ckpt, # a checkpoint file written by `train`, a model, o
                         window=None, # sliding-window size, None for the whole volume
                         overlap:float=0.5, # share of a window its neighbour covers too
                         device=None, # 'cpu', 'cuda' ...; default CUDA when available
+                        progress:bool=False, # a progress bar over the cases
                         **kwargs, # more `predict_image` arguments (`amp`, `weighting` ...)
                        ) -> np.ndarray:
     "`threshold_dice` `[len(grid), 3]`, averaged over the cases of `data_dir`, each predicted as `predict_case` does."
@@ -38,7 +40,7 @@ def mean_threshold_dice(ckpt, # a checkpoint file written by `train`, a model, o
         raise BratsError(f"mean_threshold_dice: max_cases {max_cases}: expected at least 1, or None for all")
     models, cases = load_models(ckpt, device), find_cases(data_dir, require_seg=True)[:max_cases]
     total = np.zeros((len(grid), len(REGIONS)))
-    for case in cases:
+    for case in tqdm(cases, desc="threshold fit", unit="case", disable=not progress):
         probs, r = case_probabilities(models, case, tta, window, overlap, **kwargs)
         total += threshold_dice(probs, labels_to_regions(r["label"], int(r["meta"]["et_label"])), grid)
     return total / len(cases)
