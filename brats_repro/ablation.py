@@ -13,7 +13,7 @@ from .brats import BratsError, REGIONS, atomic_write_bytes, cpu_name
 from .config import TrainConfig
 from .data import find_cases
 from .h5 import pack_dataset, PackedFile
-from .demo import DemoData, make_demo_data
+from .demo import DemoData, make_demo_data, summary_of
 from .runfolder import lock_run_folder, unlock_run_folder
 from .train import train
 from .infer import predict_folder
@@ -183,7 +183,7 @@ def run_one(out, # the grid's folder
         per_case = [key | dict(subject=r["subject"], truth_ET=et[r["subject"]]) | {k: r[k] for k in DICE} for r in rows]
         append_rows(out / CASES, per_case, CASE_COLUMNS)
     with PackedFile(h5) as p: train_ids = p.ids
-    means = {k: round(float(np.mean([r[k] for r in rows])), 4) for k in DICE}
+    means = {k: v for k, v in summary_of(rows).items() if k in DICE}
     row = key | dict(preset=preset, data=data.source) | means | dict(
         steps=sum(r["steps"] for r in hist), train_s=round(sum(r["time_train_s"] + r["time_val_s"] for r in hist), 1),
         predict_s=round(predict_s, 1), cpu_s=round(time.process_time() - cpu0, 1), cpu=cpu_name(),

@@ -13,7 +13,7 @@ from .brats import BratsError, REGIONS, atomic_write_bytes
 from .synth import synth_dataset, SYNTH_VERSION
 from .h5 import pack_dataset
 from .data import find_cases, load_case
-from .metrics import evaluate_folder, write_metrics_csv, format_table, summarise, METRIC_COLUMNS
+from .metrics import evaluate_folder, write_metrics_csv, format_table, summarise, METRIC_COLUMNS, SUMMARY_STATS
 from .config import TrainConfig
 from .train import train
 from .infer import predict_folder, min_core_voxels_in, format_thresholds, PAPER_THRESHOLDS
@@ -120,7 +120,7 @@ def good_and_bad(rows:list[dict], # `evaluate_folder` rows
                 ) -> dict:
     "`{'good': subject, 'bad': subject}`: the test cases with the highest and the lowest mean Dice over the regions."
     mean = lambda r: float(np.mean([r[f"dice_{k}"] for k in REGIONS]))
-    ranked = sorted((r for r in rows if r["subject"] not in ("mean", "std", "median")), key=mean)
+    ranked = sorted((r for r in rows if r["subject"] not in SUMMARY_STATS), key=mean)
     if not ranked: raise BratsError("good_and_bad: no scored cases")
     return dict(good=ranked[-1]["subject"], bad=ranked[0]["subject"])
 

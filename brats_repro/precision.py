@@ -8,7 +8,6 @@ import functools, time
 from contextlib import nullcontext
 from typing import NamedTuple
 import torch
-from torch import nn
 from .brats import BratsError
 from .config import TrainConfig
 from .model import NvNet
