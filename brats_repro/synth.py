@@ -154,9 +154,9 @@ def synth_case(seed:int, # the case's seed: the same seed, the same case
     rng = np.random.default_rng(seed)
     affine = synth_affine(shape)
     hgg = bool(rng.random() < 0.75) if enhancing is None else bool(enhancing)
-    core = bool(rng.random() < 0.85)   # necrosis (high grade) / a non-enhancing core (low grade)
+    necrotic = bool(rng.random() < 0.85)   # high grade: necrosis inside the rim, else a solid core
     sc = draw_scanner(rng)
-    brain, tum = synth_anatomy(rng, shape, affine, hgg, core)
+    brain, tum = synth_anatomy(rng, shape, affine, hgg, core=necrotic or not hgg)   # every low-grade case has a core
     tis = brain.tissue
     lab = np.zeros(tis.shape, np.uint8); lab[tum.box] = tum.labels
     # from here on, work on the brain voxels only (a 1-D vector): a fraction of the volume
@@ -218,7 +218,7 @@ def write_case(case:SynthCase, # the case to write
     return folder
 
 # %% ../nbs/03_synth.ipynb #336465ff
-SYNTH_VERSION = 2   # raised whenever the same seed starts giving other cases (2: the harder cores)
+SYNTH_VERSION = 3   # raised whenever the same seed starts giving other cases (2: the harder cores; 3: a core in every case)
 
 def case_seed(seed:int, # the data set's seed
               i:int, # the case's number
