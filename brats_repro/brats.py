@@ -12,11 +12,11 @@ from typing import Iterator
 import numpy as np
 
 # %% auto #0
-__all__ = ['MODALITIES', 'ALIASES', 'REGIONS', 'LABEL_NAMES', 'RESECTION_CAVITY', 'NAMINGS', 'REGION_THRESHOLD', 'REGION_RULES',
-           'BratsError', 'first_line', 'parse_shape', 'brats_labels', 'Naming', 'msd_naming', 'parse_filename',
-           'labels_to_regions', 'region_masks', 'nest_regions', 'regions_to_labels', 'check_labels', 'atomic_output',
-           'atomic_write_bytes', 'os_error_reason', 'writing', 'check_output_folder', 'check_output_file',
-           'stale_temps', 'remove_stale_temps', 'cpu_name']
+__all__ = ['MODALITIES', 'ALIASES', 'REGIONS', 'LABEL_NAMES', 'RESECTION_CAVITY', 'NAMINGS', 'LABEL_CONVENTIONS', 'SCHEMES',
+           'REGION_THRESHOLD', 'REGION_RULES', 'BratsError', 'first_line', 'parse_shape', 'brats_labels', 'Naming',
+           'msd_naming', 'parse_filename', 'labels_to_regions', 'region_masks', 'nest_regions', 'regions_to_labels',
+           'check_labels', 'atomic_output', 'atomic_write_bytes', 'os_error_reason', 'writing', 'check_output_folder',
+           'check_output_file', 'stale_temps', 'remove_stale_temps', 'cpu_name']
 
 # %% ../nbs/00_brats.ipynb #7ef64877
 class BratsError(Exception):
@@ -107,6 +107,10 @@ NAMINGS = {
     "2021": Naming("2021", "_", _CLASSIC, 4, "BraTS2021_{i:05d}"),
     "2023": Naming("2023", "-", dict(ALIASES, seg="seg"), 3, "BraTS-GLI-{i:05d}-000"),
 }
+
+# %% ../nbs/00_brats.ipynb #2d7e22b7
+LABEL_CONVENTIONS = {"2018": (4, brats_labels(4)), "2023": (3, brats_labels(3)[:4]), "gli2024": (3, brats_labels(3))}
+SCHEMES = ("brats2018", "official")   # `20b_evaluate`: the paper's per-case Dice and HD95, or today's lesion-wise scoring
 
 # %% ../nbs/00_brats.ipynb #fcd2f070
 _SEQUENCE_WORDS = {"t1": "t1", "t1w": "t1", "t1n": "t1", "nativet1": "t1", "t1native": "t1",

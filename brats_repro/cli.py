@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse, os, sys, json
 from pathlib import Path
 from typing import Callable
-from .brats import BratsError, parse_shape, check_output_file, os_error_reason
+from .brats import BratsError, parse_shape, check_output_file, os_error_reason, LABEL_CONVENTIONS, SCHEMES
 
 # %% auto #0
 __all__ = ['shape_arg', 'thresholds_arg', 'cmd_synth', 'cmd_pack', 'train_config_from_args', 'describe_settings',
@@ -218,10 +218,10 @@ def _add_result_commands(sub) -> None:
     s.add_argument("--out", default="metrics.csv", help="the per-case CSV to write (default: metrics.csv)")
     s.add_argument("--missing", choices=("error", "empty", "skip"), default="error",
                    help="a case without prediction: an error (default), scored as empty (BraTS rule), or skipped")
-    s.add_argument("--scheme", choices=("brats2018", "official"), default="brats2018",
+    s.add_argument("--scheme", choices=SCHEMES, default="brats2018",
                    help="'brats2018' (default): Dice and max-of-directions HD95 per case, as the paper was scored; "
                         "'official': today's BraTS evaluation, lesion-wise Dice and HD95, tp/fp/fn, pooled HD95")
-    s.add_argument("--labels", choices=("auto", "2018", "2023", "gli2024"), default="auto",
+    s.add_argument("--labels", choices=("auto", *LABEL_CONVENTIONS), default="auto",
                    help="label convention: 'auto' (from the file names), '2018' (ET = 4), '2023' (ET = 3), 'gli2024' "
                         "(ET = 3, 4 = resection cavity, in no region)")
     s.set_defaults(func=cmd_evaluate)

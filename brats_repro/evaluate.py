@@ -10,18 +10,16 @@ import numpy as np
 import nibabel as nib
 from tqdm.auto import tqdm
 from .brats import BratsError, Naming, atomic_write_bytes, check_labels, check_output_file, first_line
+from .brats import LABEL_CONVENTIONS, SCHEMES
 from .metrics import evaluate_case, pair_cases, read_labels, summarise, write_metrics_csv, format_table
 from .lesionwise import lesionwise_case, LESIONWISE_COLUMNS, REGION_KEYS
 
 # %% auto #0
-__all__ = ['SCHEMES', 'LABEL_CONVENTIONS', 'HD95_LEADERBOARD', 'MISSING_OFFICIAL', 'OFFICIAL_NAMES', 'OFFICIAL_STATS',
-           'read_case_labels', 'check_affines', 'score_folder', 'leaderboard_row', 'summarise_scores',
-           'official_csv_text', 'write_scores_csv', 'format_scores']
+__all__ = ['HD95_LEADERBOARD', 'MISSING_OFFICIAL', 'OFFICIAL_NAMES', 'OFFICIAL_STATS', 'read_case_labels', 'check_affines',
+           'score_folder', 'leaderboard_row', 'summarise_scores', 'official_csv_text', 'write_scores_csv',
+           'format_scores']
 
 # %% ../nbs/20b_evaluate.ipynb #3a8f757f
-SCHEMES = ("brats2018", "official")
-LABEL_CONVENTIONS = {"2018": (4, (0, 1, 2, 4)), "2023": (3, (0, 1, 2, 3)), "gli2024": (3, (0, 1, 2, 3, 4))}
-
 def read_case_labels(path, # a NIfTI label map (ground truth or prediction)
                      naming:Naming, # the ground truth's release
                      labels:str="auto", # 'auto' (from `naming`), '2018', '2023' or 'gli2024'
