@@ -78,6 +78,12 @@ class Precision(NamedTuple):
     channels_last: bool
     why: str
 
+    @property
+    def label(self) -> str:
+        "What a run records: `'float32'`, `'bf16'` or `'fp16'`, with `' + channels_last_3d'` when that layout is on."
+        name = next((k for k, v in _DTYPES.items() if v == self.dtype), "float32")
+        return name + (" + channels_last_3d" if self.channels_last else "")
+
 _DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 def _auto_dtype(device_type:str) -> tuple[torch.dtype|None, str]:

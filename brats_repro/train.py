@@ -218,7 +218,7 @@ def train(data_h5, # the packed training data (`pack_dataset`), every case with 
                     sums, n = sums + losses.double(), n + 1
                     if cfg.max_minutes is not None and any_process(time.time() - t_start > 60 * cfg.max_minutes, info):
                         out_of_time = True; break       # the budget is spent: every process stops at this step
-                row = dict(epoch=epoch + 1, steps=n, lr=float(optimizer.param_groups[0]["lr"]))
+                row = dict(epoch=epoch + 1, steps=n, lr=float(optimizer.param_groups[0]["lr"]), precision=precision.label)
                 if n: row |= mean_losses(mean_over_processes(sums, info), names, n)
                 scheduler.step()                        # the poly schedule: once per epoch
                 t_train, t0 = round(time.time() - t0, 2), time.time()
