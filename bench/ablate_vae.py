@@ -23,6 +23,8 @@ under the new settings.
 from __future__ import annotations
 import argparse
 from brats_repro.ablation import ARMS, GRID_SETTINGS, run_grid
+from brats_repro.brats import BratsError
+from brats_repro.config import TrainConfig
 
 PUBLISH = {"demo": "nbs/ablation", "paper": "nbs/ablation_brats"}   # what the notebook's report reads
 
@@ -39,15 +41,16 @@ def main():
     ap.add_argument("--n-test", type=int, default=50, help="held-out cases of real data (default 50)")
     ap.add_argument("--epochs", type=int, help="override the preset's epochs (the same for every run)")
     ap.add_argument("--steps-per-epoch", type=int, help="override the preset's steps per epoch")
-    ap.add_argument("--amp", choices=["auto", "bf16", "fp16", "float32"],
-                    help="override the preset's precision (default: its 'auto'); to continue a grid in the precision "
-                         "its finished runs used")
+    ap.add_argument("--amp", help="override the preset's precision: 'auto', 'bf16', 'fp16' or 'none' (float32), as for "
+                                  "`brats_repro train --amp`; to continue a grid in the precision its finished runs used")
     ap.add_argument("--publish", help="copy the CSVs there after each run (default: nbs/ablation for demo, "
                                       "nbs/ablation_brats for paper; 'none' to skip)")
     a = ap.parse_args()
     if (a.preset == "paper") != (a.data is not None): ap.error("--data goes with --preset paper, and only with it")
     overrides = {k: v for k, v in dict(epochs=a.epochs, steps_per_epoch=a.steps_per_epoch).items() if v is not None}
-    if a.amp is not None: overrides["amp"] = None if a.amp == "float32" else a.amp
+    if a.amp is not None: overrides["amp"] = a.amp
+    try: TrainConfig.preset(a.preset).update(**overrides)   # the settings' own checks, before any data is made
+    except BratsError as e: ap.error(str(e))
     dest = None if a.publish == "none" else a.publish or PUBLISH[a.preset]
     ran = run_grid(a.out, a.arms, a.sizes, a.seeds, a.preset, data_dir=a.data, n_test=a.n_test, overrides=overrides,
                    dest=dest, log=lambda line: print(line, flush=True))
